@@ -1,0 +1,92 @@
+// A scenario: one whole what-if (model, cluster, layout, schedule, routing, training plan, price), loaded from YAML
+// and validated. Presets (models, GPUs, clusters) are YAML files under scenarios/{models,gpus,clusters}/.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "calibration/gpu_spec.hpp"
+#include "models/layout.hpp"
+#include "models/model_config.hpp"
+#include "scenarios/yaml_reader.hpp"
+#include "sim/cluster_spec.hpp"
+
+namespace cs {
+
+struct ScheduleConfig {
+  std::string kind = "dualpipe";   // 1f1b | interleaved | zb1p | dualpipe | dualpipev | custom
+  std::string file;                // custom: per-rank instruction lists (resolved against the scenario's folder)
+  int comm_sms = 20;               // SMs reserved for dispatch/combine (DeepSeek-V3: 20 of 132, TR §3.2.2)
+  bool overlap_fb = true;          // DualPipe: run F&B pairs overlapped
+};
+
+struct RoutingConfig {
+  std::string kind = "balanced";   // balanced | random | zipf | file
+  double zipf_exponent = 0;        // zipf
+  std::string load_file;           // file: one load per expert
+  int max_nodes = 0;               // node-limited routing (0 = the model's topk_groups)
+  uint64_t seed = 1;
+};
+
+struct NetworkConfig {
+  std::string mode = "flow";       // flow (per-flow max-min) | coflow (one activity per collective)
+  std::string backend = "native";  // native | simgrid (small clusters)
+  int64_t time_quantum_ns = 0;
+};
+
+struct BatchRamp {
+  int64_t from = 0;                // sequences at the start of the phase
+  double over_tokens = 0;          // ramp length in tokens
+  std::string shape = "linear";    // linear in tokens | step
+};
+
+struct Phase {
+  std::string name;
+  int64_t seq_len = 0;
+  int64_t global_batch = 0;        // sequences per step after any ramp
+  double tokens = 0;               // tokens in the phase (or steps × batch × seq_len)
+  int64_t steps = 0;               // given instead of tokens
+  std::optional<BatchRamp> ramp;
+  double given_gpu_hours = 0;      // a phase the simulator does not model, given as published GPU-hours
+  std::string given_source;        // where that figure comes from (required with given_gpu_hours)
+  // The step this phase runs: the scenario's layout, schedule and node count unless the phase overrides them.
+  Layout layout;                   // with this phase's seq_len and global_batch
+  ScheduleConfig schedule;
+  int nodes = 0;
+  bool simulated() const { return given_gpu_hours <= 0; }
+};
+
+struct Scenario {
+  std::string file;                // where it came from (for messages)
+  std::string name;
+  std::string description;
+  ModelConfig model;
+  ClusterSpec cluster;
+  Layout layout;
+  ScheduleConfig schedule;
+  RoutingConfig routing;
+  NetworkConfig network;
+  std::vector<Phase> phases;       // phases[0] is the step the simulator runs by default
+  double price_per_gpu_hour = 0;   // USD
+  std::string profile = "h800-published";  // calibration profile name or path
+  uint64_t seed = 1;
+};
+
+// Folder holding models/, gpus/, clusters/ presets: $CLUSTERSIM_PRESETS if set, else the source tree's scenarios/.
+std::string preset_dir();
+
+Scenario load_scenario(const std::string& path);
+// The same from an already parsed document (sweeps edit the tree, then load); `file` is used in messages.
+Scenario load_scenario(const YAML::Node& root, const std::string& file);
+
+ModelConfig load_model_file(const std::string& path);
+ModelConfig load_model_preset(const std::string& name);
+GpuSpec load_gpu_preset(const std::string& name);
+
+// Cross-field checks (layout vs cluster, experts vs EP, schedule constraints, batch divisibility, …).
+void validate_scenario(const Scenario& s, const YAML::Node& root);
+
+}  // namespace cs

@@ -1,0 +1,181 @@
+#include "scenarios/yaml_reader.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+namespace cs {
+
+ScenarioError::ScenarioError(std::string file, int line, int column, std::string field, const std::string& what)
+    : std::runtime_error(fmt::format("{}:{}:{}: {}{}", file, line, column, field.empty() ? "" : field + ": ", what)),
+      file_(std::move(file)),
+      line_(line),
+      field_(std::move(field)) {}
+
+int yaml_line(const YAML::Node& n) {
+  auto m = n.Mark();
+  return m.line < 0 ? 0 : m.line + 1;
+}
+int yaml_column(const YAML::Node& n) {
+  auto m = n.Mark();
+  return m.column < 0 ? 0 : m.column + 1;
+}
+
+YAML::Node load_yaml_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ScenarioError(path, 0, 0, "", "cannot open the file");
+  try {
+    return YAML::Load(in);
+  } catch (const YAML::Exception& e) {
+    throw ScenarioError(path, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
+  }
+}
+
+namespace {
+std::string show(const YAML::Node& n) {
+  if (n.IsScalar()) return fmt::format("\"{}\"", n.Scalar());
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
+  return "nothing";
+}
+}  // namespace
+
+YamlSection::YamlSection(YAML::Node node, std::string file, std::string path)
+    : file_(std::move(file)), path_(std::move(path)), node_(std::move(node)) {
+  if (!node_.IsMap()) fail_here(fmt::format("expected a mapping of fields, got {}", show(node_)));
+}
+
+bool YamlSection::has(const std::string& key) const { return bool(node_[key]); }
+
+YAML::Node YamlSection::raw(const std::string& key) {
+  read_.insert(key);
+  return node_[key];
+}
+
+void YamlSection::fail(const std::string& key, const std::string& what) const {
+  YAML::Node n = node_[key];
+  const YAML::Node& at = n ? n : node_;
+  throw ScenarioError(file_, yaml_line(at), yaml_column(at), field_path(key), what);
+}
+
+void YamlSection::fail_here(const std::string& what) const {
+  throw ScenarioError(file_, yaml_line(node_), yaml_column(node_), path_, what);
+}
+
+YAML::Node YamlSection::require(const std::string& key) {
+  read_.insert(key);
+  YAML::Node n = node_[key];
+  if (!n || n.IsNull()) fail(key, "required field is missing");
+  return n;
+}
+
+int64_t YamlSection::integer(const std::string& key, int64_t lo, int64_t hi) {
+  YAML::Node n = require(key);
+  auto range = [&] { return fmt::format("an integer in [{}, {}]", lo, hi); };
+  if (!n.IsScalar()) fail(key, fmt::format("expected {}, got {}", range(), show(n)));
+  int64_t v = 0;
+  // Plain integers, or a float literal with an exact integer value (14.8e12 tokens).
+  if (!YAML::convert<int64_t>::decode(n, v)) {
+    double d = 0;
+    if (!YAML::convert<double>::decode(n, d) || !std::isfinite(d) || d != std::floor(d) ||
+        std::fabs(d) > 9.0e18)
+      fail(key, fmt::format("expected {}, got {}", range(), show(n)));
+    v = static_cast<int64_t>(d);
+  }
+  if (v < lo || v > hi) fail(key, fmt::format("expected {}, got {}", range(), v));
+  return v;
+}
+
+int64_t YamlSection::integer_or(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) {
+  if (!has(key)) {
+    read_.insert(key);
+    return fallback;
+  }
+  return integer(key, lo, hi);
+}
+
+double YamlSection::number(const std::string& key, double lo, double hi) {
+  YAML::Node n = require(key);
+  double v = 0;
+  if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v))
+    fail(key, fmt::format("expected a number in [{}, {}], got {}", lo, hi, show(n)));
+  if (v < lo || v > hi) fail(key, fmt::format("expected a number in [{}, {}], got {}", lo, hi, v));
+  return v;
+}
+
+double YamlSection::number_or(const std::string& key, double fallback, double lo, double hi) {
+  if (!has(key)) {
+    read_.insert(key);
+    return fallback;
+  }
+  return number(key, lo, hi);
+}
+
+bool YamlSection::boolean(const std::string& key) {
+  YAML::Node n = require(key);
+  bool v = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+    fail(key, fmt::format("expected true or false, got {}", show(n)));
+  return v;
+}
+
+bool YamlSection::boolean_or(const std::string& key, bool fallback) {
+  if (!has(key)) {
+    read_.insert(key);
+    return fallback;
+  }
+  return boolean(key);
+}
+
+std::string YamlSection::text(const std::string& key) {
+  YAML::Node n = require(key);
+  if (!n.IsScalar() || n.Scalar().empty()) fail(key, fmt::format("expected a non-empty string, got {}", show(n)));
+  return n.Scalar();
+}
+
+std::string YamlSection::text_or(const std::string& key, const std::string& fallback) {
+  if (!has(key)) {
+    read_.insert(key);
+    return fallback;
+  }
+  return text(key);
+}
+
+std::string YamlSection::choice(const std::string& key, const std::vector<std::string>& allowed) {
+  YAML::Node n = require(key);
+  if (n.IsScalar())
+    for (const auto& a : allowed)
+      if (n.Scalar() == a) return a;
+  fail(key, fmt::format("expected one of {}, got {}", fmt::join(allowed, " | "), show(n)));
+}
+
+std::string YamlSection::choice_or(const std::string& key, const std::string& fallback,
+                                   const std::vector<std::string>& allowed) {
+  if (!has(key)) {
+    read_.insert(key);
+    return fallback;
+  }
+  return choice(key, allowed);
+}
+
+YamlSection YamlSection::section(const std::string& key) {
+  YAML::Node n = require(key);
+  if (!n.IsMap()) fail(key, fmt::format("expected a mapping of fields, got {}", show(n)));
+  return YamlSection(n, file_, field_path(key));
+}
+
+void YamlSection::finish() const {
+  std::vector<std::string> allowed(read_.begin(), read_.end());
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (!read_.count(key)) {
+      throw ScenarioError(file_, yaml_line(it->first), yaml_column(it->first), field_path(key),
+                          fmt::format("unknown field; allowed here: {}", fmt::join(allowed, ", ")));
+    }
+  }
+}
+
+}  // namespace cs
