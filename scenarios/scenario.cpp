@@ -101,7 +101,7 @@ Phase read_phase(YamlSection s, const Scenario& sc) {
   }
   s.raw("source");
   p.seq_len = s.integer_or("seq_len", sc.layout.seq_len, 1, int64_t(1) << 24);
-  p.global_batch = s.integer("global_batch", 1, int64_t(1) << 40);
+  p.global_batch = s.integer_or("global_batch", sc.layout.global_batch, 1, int64_t(1) << 40);
   const bool has_tokens = s.has("tokens"), has_steps = s.has("steps");
   if (has_tokens == has_steps) s.fail_here("a phase needs exactly one of tokens, steps or gpu_hours");
   if (has_tokens) p.tokens = s.number("tokens", 1, 1e18);

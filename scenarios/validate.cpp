@@ -12,8 +12,10 @@ namespace {
 // The node at a dotted path ("training.phases[2].layout.data_parallel"), or the deepest existing ancestor
 // (a defaulted field points at its section).
 YAML::Node locate(const YAML::Node& root, const std::string& path) {
-  YAML::Node found = root;
-  YAML::Node walk = root;
+  YAML::Node found;
+  found.reset(root);
+  YAML::Node walk;
+  walk.reset(root);
   std::stringstream ss(path);
   std::string part;
   while (std::getline(ss, part, '.')) {
@@ -23,12 +25,12 @@ YAML::Node locate(const YAML::Node& root, const std::string& path) {
       part = part.substr(0, b);
     }
     if (!walk.IsMap() || !walk[part]) break;
-    walk = walk[part];
+    walk.reset(walk[part]);
     if (index >= 0) {
       if (!walk.IsSequence() || index >= int(walk.size())) break;
-      walk = walk[index];
+      walk.reset(walk[index]);
     }
-    found = walk;
+    found.reset(walk);
   }
   return found;
 }
@@ -85,6 +87,10 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
                       cl.gpu.sms, sch.comm_sms));
 
   // Layout vs cluster and model.
+  // The schedule's constraint on pp itself first: with it broken, no product of sizes can be right.
+  if (sch.kind == "dualpipe")
+    c.check(l.pp % 2 == 0, "layout.pipeline_parallel",
+            fmt::format("DualPipe needs an even pipeline_parallel, got {}", l.pp));
   c.check(int64_t(l.pp) * l.dp * l.tp == cl.gpus(), "layout.data_parallel",
           fmt::format("pipeline_parallel × data_parallel × tensor_parallel = {} × {} × {} = {} must equal the cluster's "
                       "GPUs (nodes × gpus_per_node = {} × {} = {})",
@@ -138,8 +144,6 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
                         l.virtual_stages));
   }
   if (k == "dualpipe") {
-    c.check(l.pp % 2 == 0, "layout.pipeline_parallel",
-            fmt::format("DualPipe needs an even pipeline_parallel, got {}", l.pp));
     c.check(n >= 2 * l.pp && n % 2 == 0, "layout.global_batch",
             fmt::format("DualPipe needs an even number of micro-batches ≥ 2 × pipeline_parallel = {}; global_batch / "
                         "(data_parallel × micro_batch) = {}",
