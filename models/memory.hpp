@@ -1,0 +1,39 @@
+// Memory per GPU of one pipeline stage: weights, gradients, optimizer state, activations in flight, buffers.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/layout.hpp"
+#include "models/model_config.hpp"
+#include "models/ops.hpp"
+
+namespace cs {
+
+struct MemoryOptions {
+  int stages_per_rank = 1;        // DualPipe: 2 (stage r and PP−1−r); DualPipeV: 2; interleaved: virtual stages
+  int microbatches_in_flight = 1; // peak activations held per rank (1F1B: PP; DualPipe: PP+1; …)
+  int64_t capacity_bytes = 0;     // the GPU's HBM
+  int64_t comm_buffer_bytes = 0;  // dispatch/combine and p2p buffers
+};
+
+struct MemoryBreakdown {
+  int rank = 0;
+  double params = 0;              // parameters this GPU holds (all its stages, its share of experts)
+  double weights_bytes = 0;       // BF16 weights
+  double grads_bytes = 0;         // FP32 gradients
+  double master_bytes = 0;        // FP32 master weights, ZeRO-1 sharded over data parallel
+  double moments_bytes = 0;       // AdamW moments in BF16, ZeRO-1 sharded
+  double activation_bytes_per_mb = 0;
+  double activations_bytes = 0;   // per micro-batch × in flight
+  double comm_buffer_bytes = 0;
+  double total_bytes = 0;
+  int64_t capacity_bytes = 0;
+  bool fits() const { return total_bytes <= double(capacity_bytes); }
+};
+
+// Memory of pipeline rank `rank` holding the given stages (1 for 1F1B, 2 for DualPipe).
+MemoryBreakdown rank_memory(const ModelConfig& m, const Layout& l, const std::vector<StageBlocks>& stages, int rank,
+                            const OpsContext& c, const MemoryOptions& o);
+
+}  // namespace cs

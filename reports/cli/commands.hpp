@@ -1,0 +1,8 @@
+// Subcommands of the clustersim binary: each file cmd_<name>.cpp adds one (and its options) to the app.
+// A command reports bad input as an error naming file, line and field (ScenarioError) and returns non-zero.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace cs::cli {
+void add_describe(CLI::App& app);
+}  // namespace cs::cli
