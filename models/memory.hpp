@@ -32,6 +32,16 @@ struct MemoryBreakdown {
   bool fits() const { return total_bytes <= double(capacity_bytes); }
 };
 
+// Which pipeline stages rank `rank` holds under a schedule (dualpipe: r and PP−1−r of PP stages; dualpipev: r and
+// 2·PP−1−r of 2·PP stages; interleaved: r + i·PP for each of `virtual_stages` chunks; otherwise r), and how many
+// stages the model is cut into.
+int pipeline_stages(const std::string& schedule, int pp, int virtual_stages);
+std::vector<int> rank_stages(const std::string& schedule, int pp, int rank, int virtual_stages);
+// Peak (micro-batch, stage) activations a rank holds, from the schedules' published tables (reference §4; Megatron's
+// interleaved warm-up for `interleaved`), capped by the micro-batches the rank runs. The step simulation measures the
+// exact peak; this is what the memory check uses before a simulation.
+int table_activations_in_flight(const std::string& schedule, int pp, int rank, int virtual_stages, int64_t micro_batches);
+
 // Memory of pipeline rank `rank` holding the given stages (1 for 1F1B, 2 for DualPipe).
 MemoryBreakdown rank_memory(const ModelConfig& m, const Layout& l, const std::vector<StageBlocks>& stages, int rank,
                             const OpsContext& c, const MemoryOptions& o);
