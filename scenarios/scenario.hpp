@@ -13,29 +13,9 @@
 #include "models/model_config.hpp"
 #include "scenarios/yaml_reader.hpp"
 #include "sim/cluster_spec.hpp"
+#include "sim/step_spec.hpp"
 
 namespace cs {
-
-struct ScheduleConfig {
-  std::string kind = "dualpipe";   // 1f1b | interleaved | zb1p | dualpipe | dualpipev | custom
-  std::string file;                // custom: per-rank instruction lists (resolved against the scenario's folder)
-  int comm_sms = 20;               // SMs reserved for dispatch/combine (DeepSeek-V3: 20 of 132, TR §3.2.2)
-  bool overlap_fb = true;          // DualPipe: run F&B pairs overlapped
-};
-
-struct RoutingConfig {
-  std::string kind = "balanced";   // balanced | random | zipf | file
-  double zipf_exponent = 0;        // zipf
-  std::string load_file;           // file: one load per expert
-  int max_nodes = 0;               // node-limited routing (0 = the model's topk_groups)
-  uint64_t seed = 1;
-};
-
-struct NetworkConfig {
-  std::string mode = "flow";       // flow (per-flow max-min) | coflow (one activity per collective)
-  std::string backend = "native";  // native | simgrid (small clusters)
-  int64_t time_quantum_ns = 0;
-};
 
 struct BatchRamp {
   int64_t from = 0;                // sequences at the start of the phase
