@@ -46,4 +46,33 @@ struct RankSummary {
   int peak_activations = 0;    // (micro-batch, stage) activations held at once
 };
 
+// Utilisation of one class of links (NVLink, NIC, leaf–spine, …) over the step.
+struct LinkUse {
+  std::string link_class;
+  double utilisation = 0;   // carried bytes ÷ (capacity × step time), averaged over the class's links
+  double bytes = 0;         // carried over the step, summed over the class
+};
+
+struct StepResult {
+  std::string schedule;
+  int pp = 0;
+  int64_t micro_batches = 0;       // per pipeline
+  TimeNs step_time = 0;
+  TimeNs pipeline_time = 0;        // until the last instruction of the last rank
+  StepBreakdown breakdown;
+  ExposedComm exposed;
+  std::vector<RankSummary> ranks;
+  std::vector<TraceSlice> timeline;
+  std::vector<LinkUse> links;
+  int simulated_gpus = 0;          // GPUs whose timelines were simulated (representatives or all)
+  bool representative = true;      // one pipeline stands for all data-parallel replicas
+  // Durations of the instructions (first stage of the critical rank), for reports.
+  TimeNs f_ns = 0, b_ns = 0, w_ns = 0, fb_ns = 0;
+  // Calibration provenance: which profile timed the ops, and how many distinct ops were measured vs modelled.
+  std::string profile;
+  std::string profile_source;
+  int64_t ops_measured = 0;
+  int64_t ops_modelled = 0;
+};
+
 }  // namespace cs
