@@ -194,7 +194,9 @@ class Runner {
         if (in.op == Op::FB) inputs(in.pass2, deps);
       }
       for (const Pass& d : deps)
-        if (!valid(d) || (in.op == Op::Send ? end_[t_.of(d)] : arrival(d, r)) == kUnknown) missing.push_back(d);
+        if ((!valid(d) || (in.op == Op::Send ? end_[t_.of(d)] : arrival(d, r)) == kUnknown) &&
+            std::find(missing.begin(), missing.end(), d) == missing.end())
+          missing.push_back(d);
       std::string what;
       for (const Pass& d : missing)
         what += (what.empty() ? "" : "; ") + (valid(d) ? waiting_for(d, r) : to_string(d, true) + " (not in the schedule)");
