@@ -50,26 +50,28 @@ TEST(Bubble, InterleavedMatchesPublishedFormula) {
       }
 }
 
-// DualPipe's idle per rank. Let H = PP/2 (DualPipe) and h = min(r, PP−1−r); δ = F + B − F&B, what overlapping a pair
-// saves. From the phase table every rank runs N forwards and N backwards (split B + W = B), of them
-// pairs(h) = 2(N/2 − PP + h + 1) + (H − h − 1) overlapped; the middle ranks (h = H−1) run their first pair
-// un-overlapped (the reference's special case), so one fewer. busy(h) = N(F+B) − pairs(h)·δ.
-// With δ = 0 (no overlap gain) all ranks are equally busy, and with F = W (the proportions of the README's figure)
-// every rank's idle is exactly the formula (PP/2−1)(F&B+B−3W). With F > W the formula is an upper bound: the W
-// passes that fill the bubble are shorter than the forwards it was counted in (pp 4, F 2 B 4 W 1 F&B 6: 6, formula 7).
-// With δ > 0 the ranks nearer the middle run more pairs and are less busy, so over the common makespan they idle
-// more: idle(h) = idle(0) + min(h, H−2)·δ, not the same on every rank; the middle ranks' extra un-overlapped pair is
-// the −1 in pairs(h). The formula is then the middle ranks' idle when F = W (pp 8, F 1 B 2 W 1 F&B 2: ranks idle
-// 1 2 3 3 3 3 2 1, formula 3).
-TimeNs busy_dualpipe(int half_rank, int H, int pp, int n_per_dir, const Costs& c, int total) {
-  const int pairs = 2 * (n_per_dir - pp + half_rank + 1) + (H - half_rank - 1) - (half_rank == H - 1 ? 1 : 0);
-  return total * (c.f + c.b) - pairs * (c.f + c.b - c.fb);
+// DualPipe's idle per rank. Let H = PP/2 and h = min(r, PP−1−r) (DualPipeV: H = its rank count, h = r);
+// δ = F + B − F&B, what overlapping a pair saves. From the phase table every rank runs N forwards and N backwards
+// (a split B plus its W cost B), of them pairs(h) = 2(N/2 − PP + h + 1) + (H − h − 1) overlapped, except that the
+// middle ranks (h = H−1) run their first phase-4 pair un-overlapped (the reference's special case): one fewer.
+// So busy(h) = N(F+B) − pairs(h)·δ, and since idle = makespan − busy over one common makespan,
+//   idle(h) = idle(0) + min(h, H−2)·δ:
+// with δ > 0 the idle differs between ranks; ranks nearer the middle run more pairs and idle more, except that the
+// middle ranks' un-overlapped pair gives them the same idle as their neighbours (h = H−2).
+// The paper's (PP/2−1)(F&B+B−3W) counts the bubble in cells where a forward and an input-gradient backward take the
+// same time (F = B−W, as drawn in the README's figure). Under that proportion the middle ranks idle exactly the
+// formula, whatever δ, so the other ranks idle formula − (H−2−h)·δ; with δ = 0 every rank idles the formula. When
+// W ≤ F < B−W the formula is an upper bound on every rank; when F > B−W it is too low (the warm-up forwards
+// lengthen the fill beyond what the formula counts), see DualPipeFormulaTooLowWhenForwardsDominate.
+TimeNs busy_dualpipe(int h, int H, int stages, int per_dir, const Costs& c, int passes) {
+  const int pairs = 2 * (per_dir - stages + h + 1) + (H - h - 1) - (h == H - 1 ? 1 : 0);
+  return passes * (c.f + c.b) - pairs * (c.f + c.b - c.fb);
 }
 
 void check_dualpipe(const std::string& kind, int ranks, int n, const Costs& c) {
   const bool v = kind == "dualpipev";
   const int PP = v ? 2 * ranks : ranks;  // the formula's PP counts stages: DualPipeV runs them on PP/2 devices
-  const int H = v ? ranks : ranks / 2;
+  const int H = PP / 2;
   const Timeline t = run_timeline(make_schedule({kind, ranks, n}), unit_costs(c.f, c.b, c.w, c.fb));
   const TimeNs formula = (PP / 2 - 1) * (c.fb + c.b - 3 * c.w);
   const TimeNs delta = c.f + c.b - c.fb;
@@ -77,28 +79,36 @@ void check_dualpipe(const std::string& kind, int ranks, int n, const Costs& c) {
     const int h = v ? r : std::min(r, ranks - 1 - r);
     SCOPED_TRACE(::testing::Message() << kind << " ranks " << ranks << " n " << n << " rank " << r << " costs " << c.f
                                       << "/" << c.b << "/" << c.w << "/" << c.fb);
-    // DualPipe: each rank holds 2 stages of N/2 micro-batches each; DualPipeV: 2 stages of N each.
-    const int total = v ? 2 * n : n;
-    EXPECT_EQ(t.ranks[r].busy, busy_dualpipe(h, H, v ? 2 * ranks : ranks, v ? n : n / 2, c, total));
-    if (delta == 0 && c.f == c.w) EXPECT_EQ(t.ranks[r].idle, formula);
-    if (c.f >= c.w) EXPECT_LE(t.ranks[r].idle, formula);
+    // DualPipe: 2 stages × N/2 micro-batches per rank; DualPipeV: 2 stages × N.
+    EXPECT_EQ(t.ranks[r].busy, busy_dualpipe(h, H, PP, v ? n : n / 2, c, v ? 2 * n : n));
     EXPECT_EQ(t.ranks[r].idle, t.ranks[0].idle + std::min(h, H - 2) * delta);
-    if (h == H - 1 && c.f == c.w) EXPECT_EQ(t.ranks[r].idle, formula);
+    if (c.f == c.b - c.w) EXPECT_EQ(t.ranks[r].idle, formula - (H - 2 - std::min(h, H - 2)) * delta);
+    if (c.w <= c.f && c.f <= c.b - c.w) EXPECT_LE(t.ranks[r].idle, formula);
   }
 }
+
+const std::vector<Costs> kDualPipeCosts = {
+    {1, 2, 1, 3}, {1, 2, 1, 2}, {2, 4, 2, 6}, {2, 4, 2, 4}, {3, 5, 2, 8}, {3, 5, 2, 5},  // F = B − W
+    {2, 4, 1, 6}, {2, 4, 1, 5}, {1, 4, 1, 4}, {2, 7, 2, 7},                              // F < B − W
+    {3, 4, 2, 7}, {4, 5, 1, 6},                                                          // F > B − W
+};
 
 TEST(Bubble, DualPipeAgainstFormula) {
   for (int pp : {4, 8, 16, 32})
     for (int n : {2 * pp, 2 * pp + 2, 3 * pp})
-      for (Costs c : {Costs{1, 2, 1, 3}, Costs{2, 4, 1, 6}, Costs{1, 2, 1, 2}, Costs{2, 4, 2, 4}, Costs{2, 4, 1, 5}})
-        check_dualpipe("dualpipe", pp, n, c);
+      for (const Costs& c : kDualPipeCosts) check_dualpipe("dualpipe", pp, n, c);
 }
 
 TEST(Bubble, DualPipeVAgainstFormula) {
   for (int ranks : {2, 4, 8, 16})
     for (int n : {2 * ranks, 2 * ranks + 1, 3 * ranks})
-      for (Costs c : {Costs{1, 2, 1, 3}, Costs{2, 4, 1, 6}, Costs{1, 2, 1, 2}, Costs{2, 4, 2, 4}, Costs{2, 4, 1, 5}})
-        check_dualpipe("dualpipev", ranks, n, c);
+      for (const Costs& c : kDualPipeCosts) check_dualpipe("dualpipev", ranks, n, c);
+}
+
+TEST(Bubble, DualPipeFormulaTooLowWhenForwardsDominate) {
+  // F = 4 > B − W = 3: the formula (PP/2−1)(F&B+B−3W) = 3·(8+4−3) = 27 for pp 8, but the middle ranks idle more.
+  const Timeline t = run_timeline(dualpipe(8, 24), unit_costs(4, 4, 1, 8));
+  EXPECT_GT(t.ranks[3].idle, 27);
 }
 
 TEST(Activations, PeakInFlightMatchesTable) {
