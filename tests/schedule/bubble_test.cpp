@@ -82,8 +82,12 @@ void check_dualpipe(const std::string& kind, int ranks, int n, const Costs& c) {
     // DualPipe: 2 stages × N/2 micro-batches per rank; DualPipeV: 2 stages × N.
     EXPECT_EQ(t.ranks[r].busy, busy_dualpipe(h, H, PP, v ? n : n / 2, c, v ? 2 * n : n));
     EXPECT_EQ(t.ranks[r].idle, t.ranks[0].idle + std::min(h, H - 2) * delta);
-    if (c.f == c.b - c.w) EXPECT_EQ(t.ranks[r].idle, formula - (H - 2 - std::min(h, H - 2)) * delta);
-    if (c.w <= c.f && c.f <= c.b - c.w) EXPECT_LE(t.ranks[r].idle, formula);
+    if (c.f == c.b - c.w) {
+      EXPECT_EQ(t.ranks[r].idle, formula - (H - 2 - std::min(h, H - 2)) * delta);
+    }
+    if (c.w <= c.f && c.f <= c.b - c.w) {
+      EXPECT_LE(t.ranks[r].idle, formula);
+    }
   }
 }
 

@@ -63,6 +63,14 @@ TEST(ScheduleCli, ScenarioGivesKindAndSizes) {
   EXPECT_THAT(k.out, HasSubstr("1f1b schedule, 4 ranks, 8 micro-batches"));
 }
 
+TEST(ScheduleCli, InterleavedScenario) {
+  const CliRun r = run(kExamples + "interleaved-pp4.yaml");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("interleaved schedule, 4 ranks, 8 micro-batches"));
+  // chunk times F=1, B=2: (PP−1)(f+b) = 9, half of 1F1B's bubble with whole-stage times 2 and 4
+  EXPECT_THAT(r.out, HasSubstr("rank   0: busy 48 idle 9 "));
+}
+
 TEST(ScheduleCli, CustomScenario) {
   const CliRun r = run(kExamples + "custom-pp4.yaml --list");
   ASSERT_EQ(r.rc, 0) << r.out;

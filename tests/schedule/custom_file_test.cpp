@@ -64,6 +64,28 @@ TEST(CustomFile, SplitBackwardsAndWeights) {
   EXPECT_EQ(t.makespan, z.makespan);
 }
 
+TEST(CustomFile, ChunksReproduceInterleaved) {
+  // Writes the built-in interleaved order (2 ranks, 2 chunks) as a custom file and reads it back.
+  const Schedule b = interleaved_1f1b(2, 4, 2);
+  std::string text = "micro_batches: 4\nvirtual_stages: 2\nranks:\n";
+  for (int r = 0; r < 2; ++r) {
+    text += "  - [";
+    bool first = true;
+    for (const auto& in : b.ops[r]) {
+      if (!in.is_compute()) continue;
+      text += (first ? "" : ", ") + std::string("{") + (in.op == Op::F ? "F" : "B") + ": " +
+              std::to_string(in.pass.mb) + ", chunk: " + std::to_string(in.pass.stage / 2) + "}";
+      first = false;
+    }
+    text += "]\n";
+  }
+  const Schedule c = load_custom_schedule(write_temp("interleaved.yaml", text));
+  ASSERT_EQ(c.stages, 4);
+  const Timeline tb = run_timeline(b, unit_costs(1, 2, 1, 3)), tc = run_timeline(c, unit_costs(1, 2, 1, 3));
+  EXPECT_EQ(tc.makespan, tb.makespan);
+  EXPECT_EQ(tc.ranks[0].idle, (2 - 1) * (1 + 2));  // (PP−1)(f+b) in chunk times
+}
+
 TEST(CustomFile, ScenarioNamingTheFileLoads) {
   const Scenario s = load_scenario(kExamples + "custom-pp4.yaml");
   EXPECT_EQ(s.schedule.kind, "custom");

@@ -95,7 +95,9 @@ TEST(DualPipeOrder, Pp8N20MatchesReferencePhases) {
     for (size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ(got[i].op, want[i].op) << "rank " << r << " op " << i << ": " << to_string(got[i], true);
       EXPECT_EQ(got[i].pass, want[i].a) << "rank " << r << " op " << i << ": " << to_string(got[i], true);
-      if (want[i].op == Op::FB) EXPECT_EQ(got[i].pass2, want[i].b) << "rank " << r << " op " << i;
+      if (want[i].op == Op::FB) {
+        EXPECT_EQ(got[i].pass2, want[i].b) << "rank " << r << " op " << i;
+      }
     }
   }
 }
