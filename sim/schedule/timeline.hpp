@@ -15,10 +15,14 @@
 // Ties: a rank's instruction starts at the max of its inputs, so the result does not depend on the order in which
 // ranks are visited; the visiting order is fixed anyway (ascending rank).
 //
-// The full executor reuses the same lists and these rules: it plugs cost-model and network times into the two
-// callbacks (an F&B pair's duration is where hidden all-to-all time shows up), and keeps the Send/Recv placement.
+// Two ways in. run_timeline() drives everything from two callbacks (a duration per compute instruction, a latency per
+// transfer): charts, bubble formulas, quick what-ifs. PipelineState is the dependency logic alone, for a driver that
+// owns time itself — the full executor, where a compute's end depends on its SM share and on the all-to-all it hides
+// (F&B), and a transfer's arrival on network flows: it polls a rank for its next compute and the earliest start the
+// dependencies allow, reports start and finish, takes the transfers that left, and reports their arrival.
 #pragma once
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -73,8 +77,48 @@ class ScheduleDeadlock : public std::runtime_error {
   std::vector<Wait> waits_;
 };
 
-// Runs the schedule. The schedule should pass check_schedule() first: a missing producer shows up as a deadlock.
-// Throws ScheduleDeadlock naming each blocked rank.
+// Output of one pass leaving its rank for the rank that consumes it.
+struct Transfer {
+  Pass data;  // the producing pass
+  int from = 0, to = 0;
+  TimeNs leave = 0;
+};
+
+class PipelineState {
+ public:
+  explicit PipelineState(const Schedule& s);  // `s` must outlive the state
+  ~PipelineState();
+  PipelineState(PipelineState&&) noexcept;
+  PipelineState& operator=(PipelineState&&) noexcept;
+
+  struct Poll {
+    bool done = false;   // the rank has run its whole list
+    bool ready = false;  // the next compute may start (all its inputs and the rank's posted receives are known)
+    size_t index = 0;    // that compute in the rank's list
+    TimeNs earliest = 0; // when ready: the earliest start (rank free, receives arrived, inputs available)
+  };
+  // Moves `rank` past the sends and receives before its next compute (sends leave at the rank's free time and go to
+  // the outbox) and says whether that compute can start. Never blocks; poll again after arrivals or finishes.
+  Poll poll(int rank);
+  void start(int rank, TimeNs t);   // the polled compute starts at t ≥ earliest
+  void finish(int rank, TimeNs t);  // and ends at t; the rank is free again
+  // Transfers that left since the last call, in the order they left (ties: by rank, then list order).
+  std::vector<Transfer> take_transfers();
+  void arrived(const Pass& data, TimeNs t);  // `data`'s output reached its consumer's rank at t
+
+  bool finished() const;
+  // Throws ScheduleDeadlock describing each unfinished rank (call when no driver event is left).
+  [[noreturn]] void throw_deadlock() const;
+  // Per-rank results so far (start/end of every instruction run, busy, peak activations); idle is set by result().
+  Timeline result() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs the schedule with fixed costs. The schedule should pass check_schedule() first: a missing producer shows up as
+// a deadlock. Throws ScheduleDeadlock naming each blocked rank and what it waits for.
 Timeline run_timeline(const Schedule& s, const TimelineCosts& costs);
 
 }  // namespace cs::sched
