@@ -25,7 +25,7 @@ struct ScheduleOptions {
   int micro_batches = 0;
   int virtual_stages = 0;
   int64_t f = 1, b = 2, w = 1, fb = 0, p2p = 0;
-  int unit_chars = 4;
+  int unit_chars = 0;  // 0: the fewest that fit every label
   bool color = false;
   bool list = false;
   bool no_overlap = false;
@@ -61,18 +61,28 @@ sched::Schedule build(const ScheduleOptions& o) {
   return sched::make_schedule(p);
 }
 
-// A cell's text: micro-batch ids, the reverse direction of DualPipe marked with a prime as the README's colours would.
-std::string label(const sched::Instruction& in) {
-  auto one = [](const sched::Pass& p) {
+// Which of its stages a pass runs on, counted per rank in (direction, stage) order: 0 for the first, 1 for DualPipe's
+// reverse direction, DualPipeV's way back or interleaving's second chunk, and so on.
+std::vector<std::vector<int>> local_chunks(const sched::Schedule& s) {
+  std::vector<std::vector<int>> chunk(s.dirs, std::vector<int>(s.stages, 0));
+  std::vector<int> seen(s.ranks, 0);
+  for (int d = 0; d < s.dirs; ++d)
+    for (int st = 0; st < s.stages; ++st) chunk[d][st] = seen[s.rank_of(d, st)]++;
+  return chunk;
+}
+
+// A cell's text: the micro-batch id, with one prime per local chunk (the README's figure uses colours instead).
+std::string label(const sched::Instruction& in, const std::vector<std::vector<int>>& chunk) {
+  auto one = [&](const sched::Pass& p) {
     const char k = p.kind == sched::PassKind::F ? 'F' : p.kind == sched::PassKind::B ? 'B' : 'W';
-    return fmt::format("{}{}{}", k, p.mb, p.dir == 1 ? "'" : "");
+    return fmt::format("{}{}{}", k, p.mb, std::string(size_t(chunk[p.dir][p.stage]), '\''));
   };
   if (in.op == sched::Op::FB) return one(in.pass) + "&" + one(in.pass2);
   return one(in.pass);
 }
 
-fmt::text_style style(const sched::Instruction& in) {
-  const bool rev = (in.op == sched::Op::FB ? in.pass.dir : in.pass.dir) == 1;
+fmt::text_style style(const sched::Instruction& in, const std::vector<std::vector<int>>& chunk) {
+  const bool rev = chunk[in.pass.dir][in.pass.stage] % 2 == 1;
   switch (in.op) {
     case sched::Op::F: return fmt::bg(rev ? fmt::terminal_color::bright_blue : fmt::terminal_color::blue);
     case sched::Op::B: return fmt::bg(rev ? fmt::terminal_color::bright_green : fmt::terminal_color::green);
@@ -88,9 +98,20 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
     for (const auto& op : r.ops)
       if (op.in.is_compute()) unit = std::gcd(unit, std::gcd(op.start, op.end - op.start));
   if (unit <= 0) unit = 1;
-  const int cw = std::max(o.unit_chars, 1);
+  const auto chunk = local_chunks(s);
+  int cw = o.unit_chars;
+  if (cw <= 0) {
+    cw = 2;
+    for (const auto& r : t.ranks)
+      for (const auto& op : r.ops)
+        if (op.in.is_compute() && op.end > op.start) {
+          const int units = int((op.end - op.start) / unit);
+          const int need = int(label(op.in, chunk).size()) + 1;  // the label and a separator
+          cw = std::max(cw, (need + units - 1) / units);
+        }
+  }
   fmt::print("{} schedule, {} ranks, {} micro-batches{}; F={} B={} W={} F&B={} p2p={}; one column = {} time unit{}\n",
-             s.kind, s.ranks, s.micro_batches * s.dirs, s.dirs == 2 ? " (half from each end; ' = reverse direction)" : "",
+             s.kind, s.ranks, s.micro_batches * s.dirs, s.dirs == 2 ? " (half from each end; ' = reverse direction)" : s.stages > s.ranks ? " (' = the rank's next chunk)" : "",
              o.f, o.b, o.w, o.fb > 0 ? o.fb : o.f + o.b, o.p2p, unit, unit == 1 ? "" : "s");
   for (int r = 0; r < s.ranks; ++r) {
     std::string row;
@@ -99,11 +120,11 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
       if (!op.in.is_compute()) continue;
       if (op.start > now) row += std::string(size_t((op.start - now) / unit * cw), '.');
       const size_t span = size_t((op.end - op.start) / unit * cw);
-      std::string text = label(op.in);
+      std::string text = label(op.in, chunk);
       if (text.size() + 1 > span) text = text.substr(0, span > 0 ? span - 1 : 0);
       text += std::string(span - text.size() - (o.color ? 0 : 1), ' ');
       if (o.color) {
-        row += fmt::format(style(op.in), "{}", text);
+        row += fmt::format(style(op.in, chunk), "{}", text);
       } else {
         row += text + "|";
       }
@@ -147,7 +168,8 @@ void add_schedule(CLI::App& app) {
   cmd->add_option("--fb", o.fb, "duration of an overlapped F&B pair (default F + B)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   cmd->add_option("--p2p", o.p2p, "pipeline send latency (default 0)")->check(CLI::Range(int64_t(0), int64_t(1) << 40));
-  cmd->add_option("--unit-chars", o.unit_chars, "characters per time unit in the chart (default 4)")->check(CLI::Range(1, 16));
+  cmd->add_option("--unit-chars", o.unit_chars, "characters per time unit in the chart (default: the fewest that fit every label)")
+      ->check(CLI::Range(1, 16));
   cmd->add_flag("--color", o.color, "colour the cells (F blue, B green, W yellow, F&B magenta)");
   cmd->add_flag("--list", o.list, "also print each rank's instruction list with sends/receives and times");
   cmd->add_flag("--no-overlap", o.no_overlap, "DualPipe: run F&B pairs as F then B");

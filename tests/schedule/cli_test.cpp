@@ -33,7 +33,7 @@ CliRun run(const std::string& args) {
 const std::string kExamples = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/";
 
 TEST(ScheduleCli, OneFOneBBubbleFromFlags) {
-  const CliRun r = run("--kind 1f1b --pp 4 --microbatches 8");
+  const CliRun r = run("--kind 1f1b --pp 4 --microbatches 8 --unit-chars 4");
   ASSERT_EQ(r.rc, 0) << r.out;
   // (PP−1)(F+B) = 3·3 with the default unit durations, out of a makespan of 8·3 + 9.
   EXPECT_THAT(r.out, HasSubstr("makespan 33"));
@@ -42,6 +42,17 @@ TEST(ScheduleCli, OneFOneBBubbleFromFlags) {
   EXPECT_THAT(r.out, HasSubstr("activations in flight peak 4"));  // rank 0: PP
   // One chart row per rank, the last stage alternating F and B from its first unit on (4 chars per unit).
   EXPECT_THAT(r.out, HasSubstr("rank   3 ............F0 |B0     |F1 |B1     |"));
+}
+
+TEST(ScheduleCli, CellsWideEnoughForEveryLabel) {
+  // 12 micro-batches: "F10" and a separator need 4 characters for a unit-long forward.
+  const CliRun r = run("--kind 1f1b --pp 2 --microbatches 12");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("|F10 |"));
+  // Chunks are marked: interleaving's second chunk gets a prime.
+  const CliRun v = run("--kind interleaved --pp 2 --microbatches 2 --vstages 2");
+  ASSERT_EQ(v.rc, 0) << v.out;
+  EXPECT_THAT(v.out, HasSubstr("F0'"));
 }
 
 TEST(ScheduleCli, DurationsFromFlags) {
