@@ -48,7 +48,7 @@ TEST(ScheduleCli, CellsWideEnoughForEveryLabel) {
   // 12 micro-batches: "F10" and a separator need 4 characters for a unit-long forward.
   const CliRun r = run("--kind 1f1b --pp 2 --microbatches 12");
   ASSERT_EQ(r.rc, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("|F10 |"));
+  EXPECT_THAT(r.out, HasSubstr("|F10|B9     |"));
   // Chunks are marked: interleaving's second chunk gets a prime.
   const CliRun v = run("--kind interleaved --pp 2 --microbatches 2 --vstages 2");
   ASSERT_EQ(v.rc, 0) << v.out;
