@@ -33,8 +33,8 @@ Schedule interleaved_1f1b(int pp, int n, int v) {
     auto& ops = s.ops[r];
     const int warmup = n == pp ? total : std::min((pp - 1 - r) * 2 + (v - 1) * pp, total);
     int f = 0, b = 0;
-    auto fwd = [&] { ops.push_back(op(Op::F, {PassKind::F, 0, chunk_of(f, true) * pp + r, mb_of(f)})); ++f; };
-    auto bwd = [&] { ops.push_back(op(Op::B, {PassKind::B, 0, chunk_of(b, false) * pp + r, mb_of(b)})); ++b; };
+    auto fwd = [&] { ops.push_back(instruction(Op::F, {PassKind::F, 0, chunk_of(f, true) * pp + r, mb_of(f)})); ++f; };
+    auto bwd = [&] { ops.push_back(instruction(Op::B, {PassKind::B, 0, chunk_of(b, false) * pp + r, mb_of(b)})); ++b; };
     for (int i = 0; i < warmup; ++i) fwd();
     for (int i = 0; i < total - warmup; ++i) {
       fwd();

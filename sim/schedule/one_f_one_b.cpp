@@ -19,12 +19,12 @@ Schedule one_f_one_b(int pp, int n) {
     auto& ops = s.ops[r];
     const int warmup = std::min(pp - 1 - r, n);
     int f = 0, b = 0;
-    for (int i = 0; i < warmup; ++i) ops.push_back(op(Op::F, {PassKind::F, 0, r, f++}));
+    for (int i = 0; i < warmup; ++i) ops.push_back(instruction(Op::F, {PassKind::F, 0, r, f++}));
     for (int i = 0; i < n - warmup; ++i) {
-      ops.push_back(op(Op::F, {PassKind::F, 0, r, f++}));
-      ops.push_back(op(Op::B, {PassKind::B, 0, r, b++}));
+      ops.push_back(instruction(Op::F, {PassKind::F, 0, r, f++}));
+      ops.push_back(instruction(Op::B, {PassKind::B, 0, r, b++}));
     }
-    for (int i = 0; i < warmup; ++i) ops.push_back(op(Op::B, {PassKind::B, 0, r, b++}));
+    for (int i = 0; i < warmup; ++i) ops.push_back(instruction(Op::B, {PassKind::B, 0, r, b++}));
   }
   add_p2p(s);
   return s;

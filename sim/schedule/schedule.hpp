@@ -48,7 +48,7 @@ struct Instruction {
   bool is_compute() const { return op == Op::F || op == Op::B || op == Op::W || op == Op::FB; }
 };
 
-inline Instruction op(Op o, Pass p, int peer = -1) {
+inline Instruction instruction(Op o, Pass p, int peer = -1) {
   Instruction in;
   in.op = o;
   in.pass = p;

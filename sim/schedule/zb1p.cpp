@@ -27,20 +27,20 @@ Schedule zb1p(int pp, int n) {
     const int warmup = std::min(pp - 1 - r, n);
     int f = 0, b = 0;
     auto backward = [&] {
-      ops.push_back(op(Op::B, {PassKind::B, 0, r, b, true}));
+      ops.push_back(instruction(Op::B, {PassKind::B, 0, r, b, true}));
       pending.push_back(b++);
       while (int(pending.size()) > r) {
-        ops.push_back(op(Op::W, {PassKind::W, 0, r, pending.front()}));
+        ops.push_back(instruction(Op::W, {PassKind::W, 0, r, pending.front()}));
         pending.pop_front();
       }
     };
-    for (int i = 0; i < warmup; ++i) ops.push_back(op(Op::F, {PassKind::F, 0, r, f++}));
+    for (int i = 0; i < warmup; ++i) ops.push_back(instruction(Op::F, {PassKind::F, 0, r, f++}));
     for (int i = 0; i < n - warmup; ++i) {
-      ops.push_back(op(Op::F, {PassKind::F, 0, r, f++}));
+      ops.push_back(instruction(Op::F, {PassKind::F, 0, r, f++}));
       backward();
     }
     for (int i = 0; i < warmup; ++i) backward();
-    for (int m : pending) ops.push_back(op(Op::W, {PassKind::W, 0, r, m}));
+    for (int m : pending) ops.push_back(instruction(Op::W, {PassKind::W, 0, r, m}));
   }
   add_p2p(s);
   return s;

@@ -71,13 +71,13 @@ TEST(ScheduleCheck, FindsMissingDuplicateAndMisplacedPasses) {
   EXPECT_THROW(run_timeline(s, unit_costs(1, 2, 1, 3)), ScheduleDeadlock);
 
   Schedule d = one_f_one_b(2, 2);
-  d.ops[0].push_back(op(Op::F, {PassKind::F, 0, 0, 1}));
+  d.ops[0].push_back(instruction(Op::F, {PassKind::F, 0, 0, 1}));
   p = check_schedule(d);
   ASSERT_EQ(p.size(), 1u);
   EXPECT_THAT(p.front().what, HasSubstr("appears twice"));
 
   Schedule w = zb1p(2, 2);
-  w.ops[0].insert(w.ops[0].begin(), op(Op::W, {PassKind::W, 0, 0, 1}));
+  w.ops[0].insert(w.ops[0].begin(), instruction(Op::W, {PassKind::W, 0, 0, 1}));
   p = check_schedule(w);
   ASSERT_FALSE(p.empty());
   EXPECT_THAT(p.front().what, HasSubstr("before its backward"));
@@ -88,8 +88,8 @@ TEST(ScheduleDeadlocks, ReportsWhichRanksWaitOnWhat) {
   // which needs rank 1's F0, which needs rank 0's F0 — listed after B0 on rank 0: a cycle.
   Schedule s = empty_schedule("custom", 2, 1, 2, 1);
   s.stage_rank[0] = {0, 1};
-  s.ops[0] = {op(Op::B, {PassKind::B, 0, 0, 0}), op(Op::F, {PassKind::F, 0, 0, 0})};
-  s.ops[1] = {op(Op::F, {PassKind::F, 0, 1, 0}), op(Op::B, {PassKind::B, 0, 1, 0})};
+  s.ops[0] = {instruction(Op::B, {PassKind::B, 0, 0, 0}), instruction(Op::F, {PassKind::F, 0, 0, 0})};
+  s.ops[1] = {instruction(Op::F, {PassKind::F, 0, 1, 0}), instruction(Op::B, {PassKind::B, 0, 1, 0})};
   try {
     run_timeline(s, unit_costs(1, 2, 1, 3));
     FAIL() << "no deadlock reported";
