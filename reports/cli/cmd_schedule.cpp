@@ -4,6 +4,7 @@
 #include <fmt/color.h>
 #include <fmt/format.h>
 
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -153,7 +154,8 @@ void print_lists(const sched::Schedule& s, const sched::Timeline& t) {
 
 void add_schedule(CLI::App& app) {
   auto* cmd = app.add_subcommand("schedule", "a pipeline schedule as a chart (one row per rank) with the bubble per rank");
-  static ScheduleOptions o;
+  auto opts = std::make_shared<ScheduleOptions>();  // owned by the callback: no state outlives the app
+  ScheduleOptions& o = *opts;
   cmd->add_option("scenario", o.scenario, "scenario YAML file (its layout and schedule are the defaults)");
   cmd->add_option("--kind", o.kind, "schedule")
       ->check(CLI::IsMember({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev", "custom"}));
@@ -173,7 +175,8 @@ void add_schedule(CLI::App& app) {
   cmd->add_flag("--color", o.color, "colour the cells (F blue, B green, W yellow, F&B magenta)");
   cmd->add_flag("--list", o.list, "also print each rank's instruction list with sends/receives and times");
   cmd->add_flag("--no-overlap", o.no_overlap, "DualPipe: run F&B pairs as F then B");
-  cmd->callback([] {
+  cmd->callback([opts] {
+    const ScheduleOptions& o = *opts;
     if (o.w >= o.b) throw std::runtime_error(fmt::format("--w ({}) must be below --b ({}): W is part of B", o.w, o.b));
     const sched::Schedule s = build(o);
     const sched::Timeline t = sched::run_timeline(s, sched::unit_costs(o.f, o.b, o.w, o.fb > 0 ? o.fb : o.f + o.b, o.p2p));
