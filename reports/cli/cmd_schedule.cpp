@@ -62,16 +62,6 @@ sched::Schedule build(const ScheduleOptions& o) {
   return sched::make_schedule(p);
 }
 
-// Which of its stages a pass runs on, counted per rank in (direction, stage) order: 0 for the first, 1 for DualPipe's
-// reverse direction, DualPipeV's way back or interleaving's second chunk, and so on.
-std::vector<std::vector<int>> local_chunks(const sched::Schedule& s) {
-  std::vector<std::vector<int>> chunk(s.dirs, std::vector<int>(s.stages, 0));
-  std::vector<int> seen(s.ranks, 0);
-  for (int d = 0; d < s.dirs; ++d)
-    for (int st = 0; st < s.stages; ++st) chunk[d][st] = seen[s.rank_of(d, st)]++;
-  return chunk;
-}
-
 // A cell's text: the micro-batch id, with one prime per local chunk (the README's figure uses colours instead).
 std::string label(const sched::Instruction& in, const std::vector<std::vector<int>>& chunk) {
   auto one = [&](const sched::Pass& p) {
@@ -99,7 +89,7 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
     for (const auto& op : r.ops)
       if (op.in.is_compute()) unit = std::gcd(unit, std::gcd(op.start, op.end - op.start));
   if (unit <= 0) unit = 1;
-  const auto chunk = local_chunks(s);
+  const auto chunk = sched::local_chunks(s);
   int cw = o.unit_chars;
   if (cw <= 0) {
     cw = 2;

@@ -19,6 +19,14 @@ Schedule empty_schedule(std::string kind, int ranks, int dirs, int stages, int m
   return s;
 }
 
+std::vector<std::vector<int>> local_chunks(const Schedule& s) {
+  std::vector<std::vector<int>> chunk(s.dirs, std::vector<int>(s.stages, 0));
+  std::vector<int> seen(s.ranks, 0);
+  for (int d = 0; d < s.dirs; ++d)
+    for (int st = 0; st < s.stages; ++st) chunk[d][st] = seen[s.rank_of(d, st)]++;
+  return chunk;
+}
+
 Schedule make_schedule(const ScheduleParams& p) {
   if (p.kind == "1f1b") return one_f_one_b(p.pp, p.micro_batches);
   if (p.kind == "interleaved") return interleaved_1f1b(p.pp, p.micro_batches, p.virtual_stages);

@@ -67,6 +67,13 @@ struct Schedule {
   int rank_of(int dir, int stage) const { return stage_rank[dir][stage]; }
 };
 
+// A micro-batch's index over the whole step (DualPipe's direction 1 follows direction 0).
+inline int global_micro_batch(const Schedule& s, const Pass& p) { return p.dir * s.micro_batches + p.mb; }
+
+// [dir][stage] → which of its rank's stages it is, counted in (direction, stage) order: the model chunk on that rank
+// (interleaving's chunk c; 1 for DualPipe's reverse direction and DualPipeV's way back).
+std::vector<std::vector<int>> local_chunks(const Schedule& s);
+
 // Bad parameters (odd PP for DualPipe, too few micro-batches, …): the message says what is allowed.
 class ScheduleError : public std::invalid_argument {
  public:

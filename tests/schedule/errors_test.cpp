@@ -104,6 +104,24 @@ TEST(ScheduleDeadlocks, ReportsWhichRanksWaitOnWhat) {
   }
 }
 
+TEST(ScheduleGeometry, ChunksAndGlobalMicroBatches) {
+  const Schedule d = dualpipe(4, 8);
+  const auto dc = local_chunks(d);
+  for (int st = 0; st < 4; ++st) {
+    EXPECT_EQ(dc[0][st], 0);  // direction 0 is each rank's first stage
+    EXPECT_EQ(dc[1][st], 1);
+  }
+  EXPECT_EQ(global_micro_batch(d, Pass{PassKind::F, 1, 0, 2}), 6);
+  const Schedule v = dualpipev(3, 6);
+  const auto vc = local_chunks(v);
+  EXPECT_EQ(v.rank_of(0, 5), 0);  // the V: stage 2·PP−1 is back on rank 0
+  EXPECT_EQ(vc[0][2], 0);
+  EXPECT_EQ(vc[0][3], 1);          // stage PP on the last rank, its way back
+  const Schedule i = interleaved_1f1b(2, 2, 3);
+  EXPECT_EQ(local_chunks(i)[0][5], 2);  // stage 5 = chunk 2 of rank 1
+  EXPECT_EQ(i.rank_of(0, 5), 1);
+}
+
 TEST(Timeline, DeterministicAndFastForLargeSchedules) {
   // pp 16, 120 micro-batches: generation and the timeline take well under a second (checked loosely: this is a
   // smoke check, the numbers must not change between runs).
