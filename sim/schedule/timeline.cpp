@@ -143,6 +143,12 @@ struct PipelineState::Impl {
   void start(int r, TimeNs t) {
     Rank& st = ranks[r];
     RankTimeline& rt = out.ranks[r];
+    // A driver bug, not a schedule problem: starting what poll() did not report ready.
+    if (st.running || st.pos >= rt.ops.size() || !rt.ops[st.pos].in.is_compute())
+      throw std::logic_error(fmt::format("PipelineState::start: rank {} has no compute waiting to start", r));
+    for (size_t k : st.open_recv)
+      if (arrival[index(rt.ops[k].in.pass)] == kUnknown)
+        throw std::logic_error(fmt::format("PipelineState::start: rank {} starts before its receives arrived", r));
     for (size_t k : st.open_recv) {  // the receives this compute waited for: record their arrival
       TimedInstruction& rv = rt.ops[k];
       rv.start = rv.end = arrival[index(rv.in.pass)];
@@ -162,6 +168,7 @@ struct PipelineState::Impl {
   void finish(int r, TimeNs t) {
     Rank& st = ranks[r];
     RankTimeline& rt = out.ranks[r];
+    if (!st.running) throw std::logic_error(fmt::format("PipelineState::finish: rank {} runs nothing", r));
     TimedInstruction& ti = rt.ops[st.pos];
     ti.end = t;
     rt.busy += t - ti.start;

@@ -101,7 +101,7 @@ class PipelineState {
   // the outbox) and says whether that compute can start. Never blocks; poll again after arrivals or finishes.
   Poll poll(int rank);
   void start(int rank, TimeNs t);   // the polled compute starts at t ≥ earliest
-  void finish(int rank, TimeNs t);  // and ends at t; the rank is free again
+  void finish(int rank, TimeNs t);  // and ends at t; the rank is free again (poll it to release the sends after it)
   // Transfers that left since the last call, in the order they left (ties: by rank, then list order).
   std::vector<Transfer> take_transfers();
   void arrived(const Pass& data, TimeNs t);  // `data`'s output reached its consumer's rank at t

@@ -83,5 +83,30 @@ TEST(PipelineState, RecvHoldsBackLaterComputeIncludingW) {
   FAIL() << "no receive posted right before a W on rank 0";
 }
 
+TEST(PipelineState, RejectsADriverThatSkipsPoll) {
+  const Schedule s = one_f_one_b(2, 2);
+  PipelineState st(s);
+  EXPECT_THROW(st.finish(0, 1), std::logic_error);  // nothing started
+  const auto p = st.poll(1);                          // rank 1 waits for rank 0's forward
+  EXPECT_FALSE(p.ready);
+  EXPECT_THROW(st.start(1, 0), std::logic_error);    // its receive has not arrived
+  const auto q = st.poll(0);
+  ASSERT_TRUE(q.ready);
+  EXPECT_EQ(q.earliest, 0);
+  st.start(0, 0);
+  EXPECT_FALSE(st.poll(0).ready);  // busy until finish()
+  st.finish(0, 5);
+  EXPECT_TRUE(st.take_transfers().empty());  // the Send listed after F0 goes out when the rank is polled again
+  st.poll(0);
+  const auto sent = st.take_transfers();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].leave, 5);
+  EXPECT_EQ(sent[0].to, 1);
+  st.arrived(sent[0].data, 7);
+  const auto r = st.poll(1);
+  ASSERT_TRUE(r.ready);
+  EXPECT_EQ(r.earliest, 7);
+}
+
 }  // namespace
 }  // namespace cs::sched
