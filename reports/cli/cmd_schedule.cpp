@@ -6,7 +6,6 @@
 
 #include <memory>
 #include <numeric>
-#include <optional>
 #include <stdexcept>
 
 #include "reports/cli/commands.hpp"
@@ -30,6 +29,7 @@ struct ScheduleOptions {
   bool color = false;
   bool list = false;
   bool no_overlap = false;
+  bool no_chart = false;
 };
 
 sched::Schedule build(const ScheduleOptions& o) {
@@ -104,7 +104,7 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
   fmt::print("{} schedule, {} ranks, {} micro-batches{}; F={} B={} W={} F&B={} p2p={}; one column = {} time unit{}\n",
              s.kind, s.ranks, s.micro_batches * s.dirs, s.dirs == 2 ? " (half from each end; ' = reverse direction)" : s.stages > s.ranks ? " (' = the rank's next chunk)" : "",
              o.f, o.b, o.w, o.fb > 0 ? o.fb : o.f + o.b, o.p2p, unit, unit == 1 ? "" : "s");
-  for (int r = 0; r < s.ranks; ++r) {
+  for (int r = 0; r < s.ranks && !o.no_chart; ++r) {
     std::string row;
     TimeNs now = 0;
     for (const auto& op : t.ranks[r].ops) {
@@ -165,6 +165,7 @@ void add_schedule(CLI::App& app) {
   cmd->add_flag("--color", o.color, "colour the cells (F blue, B green, W yellow, F&B magenta)");
   cmd->add_flag("--list", o.list, "also print each rank's instruction list with sends/receives and times");
   cmd->add_flag("--no-overlap", o.no_overlap, "DualPipe: run F&B pairs as F then B");
+  cmd->add_flag("--no-chart", o.no_chart, "only the makespan and the bubble per rank (long schedules)");
   cmd->callback([opts] {
     const ScheduleOptions& o = *opts;
     if (o.w >= o.b) throw std::runtime_error(fmt::format("--w ({}) must be below --b ({}): W is part of B", o.w, o.b));

@@ -82,6 +82,16 @@ TEST(ScheduleCli, InterleavedScenario) {
   EXPECT_THAT(r.out, HasSubstr("rank   0: busy 48 idle 9 "));
 }
 
+TEST(ScheduleCli, DefaultDeepSeekScenarioWithoutChart) {
+  // DualPipe, PP 16, 120 micro-batches per pipeline: bubble (PP/2−1)(F&B+B−3W) = 7·2 with the unit durations.
+  const CliRun r = run(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml --no-chart");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("dualpipe schedule, 16 ranks, 120 micro-batches"));
+  EXPECT_THAT(r.out, HasSubstr("rank  15: busy 360 idle 14 "));
+  EXPECT_THAT(r.out, HasSubstr("peak 17"));
+  EXPECT_THAT(r.out, Not(HasSubstr("rank   0 F0")));
+}
+
 TEST(ScheduleCli, CustomScenario) {
   const CliRun r = run(kExamples + "custom-pp4.yaml --list");
   ASSERT_EQ(r.rc, 0) << r.out;
