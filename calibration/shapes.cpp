@@ -51,14 +51,23 @@ ShapeList build_shape_list(const ModelConfig& m, const OpsContext& c, int pipeli
       }
   }
   if (m.is_moe()) {
-    // Permutation into expert order and the gather into expert-contiguous FP8 rows: tokens × top_k rows of `hidden`
-    // FP8 elements with one FP32 scale per 128 (read once, written once).
-    KernelShape s;
-    s.m = c.tokens() * m.top_k;
-    s.n = m.hidden;
-    s.bytes = 2.0 * double(s.m) * double(s.n) * (1.0 + 4.0 / 128.0);
-    add(out, "permute", "forward", s, "(expert-parallel local kernel, part of dispatch)");
-    add(out, "gather_fp8", "forward", s, "(expert-parallel local kernel, part of dispatch)");
+    out.top_k = m.top_k;
+    out.expert_groups = std::max(1, m.expert_groups);
+    out.topk_groups = m.topk_groups > 0 ? m.topk_groups : out.expert_groups;
+    // The expert-contiguous permutation of tokens × top_k (token, expert) pairs: read the expert index, write the
+    // slot (plus per-expert counters); then the gather of each token's FP8 row (hidden bytes + one FP32 scale per 128)
+    // into its slots: read once per token, written once per pair.
+    const std::string why = "(expert-parallel local kernel, part of dispatch)";
+    KernelShape p;
+    p.m = c.tokens() * m.top_k;
+    p.n = m.routed_experts;
+    p.bytes = double(p.m) * 2 * 4;
+    add(out, "permute", "forward", p, why);
+    KernelShape g;
+    g.m = c.tokens();
+    g.n = m.hidden;
+    g.bytes = double(g.m) * double(g.n) * (1.0 + 4.0 / 128.0) * double(1 + m.top_k);
+    add(out, "gather_fp8", "forward", g, why);
   }
   return out;
 }
@@ -68,6 +77,7 @@ std::string shape_list_to_json(const ShapeList& s) {
   j["format"] = "clustersim-shapes/1";
   j["model"] = s.model;
   j["sms"] = s.sms;
+  j["routing"] = {{"top_k", s.top_k}, {"expert_groups", s.expert_groups}, {"topk_groups", s.topk_groups}};
   j["entries"] = json::array();
   for (const auto& e : s.entries)
     j["entries"].push_back({{"kernel", e.kernel}, {"role", e.role}, {"shape", shape_json(e.kernel, e.shape)},
@@ -92,6 +102,16 @@ ShapeList parse_shape_list(const std::string& text, const std::string& file) {
     throw ProfileError(file, "sms", "expected a non-empty array of SM counts");
   ShapeList out;
   out.model = doc.value("model", "");
+  if (doc.contains("routing")) {
+    const json& r = doc["routing"];
+    for (const char* key : {"top_k", "expert_groups", "topk_groups"})
+      if (!r.is_object() || !r.contains(key) || !r[key].is_number_integer() || r[key].get<int>() < 0 ||
+          r[key].get<int>() > 1024)
+        throw ProfileError(file, std::string("routing.") + key, "expected an integer in [0, 1024]");
+    out.top_k = r["top_k"].get<int>();
+    out.expert_groups = r["expert_groups"].get<int>();
+    out.topk_groups = r["topk_groups"].get<int>();
+  }
   for (size_t i = 0; i < doc["sms"].size(); ++i) {
     const json& v = doc["sms"][i];
     if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > 4096)

@@ -21,6 +21,8 @@ struct ShapeList {
   std::string model;
   std::vector<int> sms;            // SM counts to time every entry at (e.g. 132 and 132 − comm SMs)
   std::vector<ShapeEntry> entries; // unique (kernel, role, shape), in first-use order
+  // What the routing kernels need besides their shapes (0 = the model has no routed experts).
+  int top_k = 0, expert_groups = 0, topk_groups = 0;
 };
 
 // Every compute op of every pipeline stage (forward, backward-input, backward-weight) for one micro-batch, plus the

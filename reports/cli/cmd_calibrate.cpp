@@ -89,15 +89,25 @@ void add_run(CLI::App& cal) {
       throw std::runtime_error(fmt::format("kernel harness {} not found: build clustersim where nvcc is installed "
                                            "(kernels/ is built only with CUDA), or pass --harness",
                                            harness));
+    const Scenario s = load_scenario(o->scenario);
+    // The measured profile keeps the scenario profile's roofline efficiencies (with their sources) for the ops
+    // the harness does not time (attention, until it has a cuDNN graph).
+    const std::string base = resolve_profile(s.profile, default_profile_dir());
+    try {
+      load_profile(base);
+    } catch (const ProfileError& e) {
+      bad_input(e);
+    }
     const std::string shapes = o->out + ".shapes.json";
     {
       std::ofstream f(shapes);
       if (!f) throw std::runtime_error("cannot write " + shapes);
-      f << shape_list_to_json(shapes_of(load_scenario(o->scenario)));
+      f << shape_list_to_json(shapes_of(s));
     }
     const std::string name = o->name.empty() ? fs::path(o->out).stem().string() : o->name;
-    const std::string cmdline = fmt::format("{} --shapes {} --output {} --name {} --repetitions {}", quote(harness),
-                                            quote(shapes), quote(o->out), quote(name), o->repetitions);
+    const std::string cmdline =
+        fmt::format("{} --shapes {} --output {} --base {} --name {} --repetitions {}", quote(harness), quote(shapes),
+                    quote(o->out), quote(base), quote(name), o->repetitions);
     const int status = std::system(cmdline.c_str());
     const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     if (rc == 77) {
