@@ -36,6 +36,7 @@ CompareResult compare_profiles(const Profile& old_p, const Profile& new_p, doubl
     CompareRow row;
     row.label = record_label(o);
     row.old_ns = o.median_ns;
+    row.flops = record_flops(o.kernel, o.role, o.shape);
     size_t j = 0;
     while (j < new_p.records.size() && !same_key(o, new_p.records[j])) ++j;
     if (j == new_p.records.size()) {
@@ -66,6 +67,7 @@ CompareResult compare_profiles(const Profile& old_p, const Profile& new_p, doubl
       CompareRow row;
       row.label = record_label(new_p.records[j]);
       row.new_ns = new_p.records[j].median_ns;
+      row.flops = record_flops(new_p.records[j].kernel, new_p.records[j].role, new_p.records[j].shape);
       row.verdict = Verdict::added;
       ++out.added;
       out.rows.push_back(row);
@@ -76,12 +78,16 @@ CompareResult compare_profiles(const Profile& old_p, const Profile& new_p, doubl
 std::string format_compare(const CompareResult& r, double threshold) {
   size_t w = 6;
   for (const auto& row : r.rows) w = std::max(w, row.label.size());
-  std::string s = fmt::format("{:<{}}  {:>12}  {:>12}  {:>8}  {:>7}  {}\n", "kernel", w, "old µs", "new µs", "change",
-                              "noise", "verdict");
+  std::string s = fmt::format("{:<{}}  {:>12}  {:>12}  {:>8}  {:>8}  {:>8}  {:>7}  {}\n", "kernel", w, "old µs",
+                              "new µs", "old TF/s", "new TF/s", "change", "noise", "verdict");
   auto us = [](double ns) { return ns > 0 ? fmt::format("{:.2f}", ns / 1e3) : std::string("-"); };
+  auto tf = [](double flops, double ns) {
+    return flops > 0 && ns > 0 ? fmt::format("{:.0f}", flops / ns / 1e3) : std::string("-");
+  };
   for (const auto& row : r.rows) {
     const bool both = row.old_ns > 0 && row.new_ns > 0;
-    s += fmt::format("{:<{}}  {:>12}  {:>12}  {:>8}  {:>7}  {}\n", row.label, w, us(row.old_ns), us(row.new_ns),
+    s += fmt::format("{:<{}}  {:>12}  {:>12}  {:>8}  {:>8}  {:>8}  {:>7}  {}\n", row.label, w, us(row.old_ns),
+                     us(row.new_ns), tf(row.flops, row.old_ns), tf(row.flops, row.new_ns),
                      both ? fmt::format("{:+.1f}%", 100 * row.change) : "-",
                      both ? fmt::format("±{:.1f}%", 100 * row.noise) : "-", to_string(row.verdict));
   }

@@ -16,6 +16,7 @@ const char* to_string(Verdict v);
 struct CompareRow {
   std::string label;       // record_label of the record
   double old_ns = 0, new_ns = 0;
+  double flops = 0;        // GEMM and attention records: the table shows TFLOPS too
   double change = 0;       // new/old − 1
   double noise = 0;        // relative half-width of the wider p10–p90 band
   Verdict verdict = Verdict::same;

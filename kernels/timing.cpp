@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 
+#include "calibration/stats.hpp"
 #include "kernels/common.hpp"
 
 namespace cs::kern {
@@ -53,10 +54,8 @@ Stats Timer::time(const std::function<void(cudaStream_t)>& call) {
     CS_CUDA(cudaEventElapsedTime(&ms, start_, stop_));
     ns.push_back(double(ms) * 1e6);
   }
-  std::sort(ns.begin(), ns.end());
-  // Nearest-rank percentiles: deterministic for a given set of samples.
-  auto pct = [&](double q) { return ns[std::min(ns.size() - 1, size_t(std::floor(q * double(ns.size() - 1) + 0.5)))]; };
-  return Stats{pct(0.5), pct(0.1), pct(0.9), reps_};
+  const TimingStats t = summarize_ns(std::move(ns));
+  return Stats{t.median_ns, t.p10_ns, t.p90_ns, t.repetitions};
 }
 
 void require_gpu_or_skip(const char* program) {

@@ -75,3 +75,15 @@ TEST(Compare, SameProfilePasses) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Compare, TableShowsTflopsForGemms) {
+  // 2·64·4096·7168 FLOP in 13094.4 ns = 287 TFLOPS (the DeepGEMM row M=64 N=4096 K=7168).
+  const auto p = with({cs::test::gemm_record(64, 4096, 7168, 13094.4)});
+  const std::string table = cs::format_compare(cs::compare_profiles(p, p, 0.05), 0.05);
+  EXPECT_NE(table.find(" 287 "), std::string::npos) << table;
+  EXPECT_NE(table.find("TF/s"), std::string::npos) << table;
+}
+
+}  // namespace
