@@ -21,7 +21,9 @@ ProfileError::ProfileError(std::string file, std::string field, const std::strin
 const std::vector<std::string>& kernel_names() {
   static const std::vector<std::string> names = {
       "gemm_fp8", "gemm_bf16", "attention", "rmsnorm", "rope", "swiglu", "quantize", "transpose_quantize",
-      "router_topk", "permute", "gather_fp8", "weighted_combine", "elementwise", "embedding", "loss"};
+      "router_topk", "permute", "gather_fp8", "weighted_combine", "elementwise", "embedding", "loss",
+      // communication between this machine's GPUs (NCCL), for the network model; the cost model never uses them
+      "nccl_alltoall", "nccl_p2p"};
   return names;
 }
 

@@ -10,6 +10,9 @@
 #include "calibration/shapes.hpp"
 #include "kernels/common.hpp"
 #include "kernels/gemm.hpp"
+#ifdef CLUSTERSIM_NCCL
+#include "kernels/nccl_bench.hpp"
+#endif
 #include "kernels/runners.hpp"
 
 namespace {
@@ -146,6 +149,22 @@ int main(int argc, char** argv) {
           cudaGetLastError();  // clear a sticky launch error so that the next kernel can run
         }
       }
+#ifdef CLUSTERSIM_NCCL
+    p.device.libraries["nccl"] = kern::nccl_version();
+    try {
+      std::vector<std::string> notes;
+      for (auto& r : kern::run_nccl(reps, warmup, dev.sms, notes)) {
+        fmt::print("{:<48} {:>10.2f} µs\n", record_label(r), r.median_ns / 1e3);
+        if (!self_test) p.records.push_back(r);
+      }
+      for (const auto& n : notes) fmt::print("{}\n", n);
+    } catch (const std::exception& ex) {
+      ++failures;
+      fmt::print(stderr, "NCCL: FAILED: {}\n", ex.what());
+    }
+#else
+    fmt::print("NCCL all-to-all / p2p: not built (no NCCL found at configure time)\n");
+#endif
     if (!self_test) {
       p.memory_saturation_sms.value = kern::measure_memory_saturation(dev.sms, timer);
       p.memory_saturation_sms.source = "measured: fewest SMs (step 4) at which a 1 GiB device copy reaches 95 % of its "

@@ -25,6 +25,19 @@ add_library(cs_kernels STATIC
 target_include_directories(cs_kernels PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(cs_kernels PUBLIC cs_kernels_cu cs_calibration CUDA::cudart CUDA::cublasLt fmt::fmt ${CMAKE_DL_LIBS})
 
+# NCCL (all-to-all and p2p between this machine's GPUs) is optional.
+find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib)
+if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+  message(STATUS "clustersim: NCCL found (${NCCL_LIBRARY}); clustersim-kernels times all-to-all and p2p on >= 2 GPUs")
+  target_sources(cs_kernels PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/nccl_bench.cpp)
+  target_include_directories(cs_kernels PRIVATE ${NCCL_INCLUDE_DIR})
+  target_link_libraries(cs_kernels PUBLIC ${NCCL_LIBRARY})
+  target_compile_definitions(cs_kernels PUBLIC CLUSTERSIM_NCCL=1)
+else()
+  message(STATUS "clustersim: NCCL not found; clustersim-kernels will not time all-to-all and p2p")
+endif()
+
 # The harness: reads a shape list (clustersim calibrate shapes), writes a profile. Next to `clustersim`, which runs it.
 add_executable(clustersim-kernels ${CMAKE_CURRENT_SOURCE_DIR}/harness_main.cpp)
 target_link_libraries(clustersim-kernels PRIVATE cs_kernels CLI11::CLI11)
