@@ -31,7 +31,8 @@ __global__ void k_router_fwd(const float* logits, int* idx, float* weights, int6
   float* s = smem + warp * e;
   const int gsize = e / groups;
   for (int64_t t = int64_t(blockIdx.x) * warps + warp; t < m; t += int64_t(gridDim.x) * warps) {
-    for (int j = lane; j < e; j += 32) s[j] = 1.0f / (1.0f + __expf(-logits[t * e + j]));
+    // expf, not __expf: the choice of experts must not depend on a fast approximation (the CPU reference uses expf)
+    for (int j = lane; j < e; j += 32) s[j] = 1.0f / (1.0f + expf(-logits[t * e + j]));
     __syncwarp();
     // Group score = sum of the group's two best scores; lane g scores group g (groups ≤ 32).
     float gs = -INFINITY;

@@ -267,17 +267,18 @@ RunResult run_loss(const ShapeEntry& e, int grid, const RunContext& ctx, Timer& 
 
 // Host reference of the node-limited top-k choice for one token (same tie rule: lower index first).
 std::vector<int> router_reference(const std::vector<float>& logit, int groups, int topk_groups, int k) {
+  // Single precision throughout, as on the GPU, so that near-ties order the same way.
   const int e = int(logit.size()), gs = e / groups;
-  std::vector<double> s(static_cast<size_t>(e));
-  for (int j = 0; j < e; ++j) s[size_t(j)] = 1 / (1 + std::exp(-double(logit[size_t(j)])));
-  std::vector<std::pair<double, int>> gsc;
+  std::vector<float> s(static_cast<size_t>(e));
+  for (int j = 0; j < e; ++j) s[size_t(j)] = 1.0f / (1.0f + std::exp(-logit[size_t(j)]));
+  std::vector<std::pair<float, int>> gsc;
   for (int g = 0; g < groups; ++g) {
-    std::vector<double> v(s.begin() + g * gs, s.begin() + (g + 1) * gs);
+    std::vector<float> v(s.begin() + g * gs, s.begin() + (g + 1) * gs);
     std::sort(v.rbegin(), v.rend());
-    gsc.push_back({-(v[0] + (gs > 1 ? v[1] : 0)), g});
+    gsc.push_back({-(v[0] + (gs > 1 ? v[1] : 0.0f)), g});
   }
   std::sort(gsc.begin(), gsc.end());
-  std::vector<std::pair<double, int>> cand;
+  std::vector<std::pair<float, int>> cand;
   for (int r = 0; r < topk_groups; ++r)
     for (int j = gsc[size_t(r)].second * gs; j < (gsc[size_t(r)].second + 1) * gs; ++j) cand.push_back({-s[size_t(j)], j});
   std::sort(cand.begin(), cand.end());

@@ -108,11 +108,17 @@ void add_run(CLI::App& cal) {
     const std::string cmdline =
         fmt::format("{} --shapes {} --output {} --base {} --name {} --repetitions {}", quote(harness), quote(shapes),
                     quote(o->out), quote(base), quote(name), o->repetitions);
+    fs::remove(o->out);  // so that a profile found afterwards is this run's
     const int status = std::system(cmdline.c_str());
     const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     if (rc == 77) {
       fmt::print(stderr, "calibrate run: no CUDA GPU on this machine; nothing measured\n");
       throw CLI::RuntimeError(77);
+    }
+    if (rc == 1 && std::filesystem::exists(o->out)) {
+      fmt::print(stderr, "calibrate run: some kernels failed or disagreed with their CPU reference (listed above); {} "
+                         "was written without them\n", o->out);
+      throw CLI::RuntimeError(1);
     }
     if (rc != 0) throw std::runtime_error(fmt::format("kernel harness failed (exit {}): {}", rc, cmdline));
     fmt::print("wrote {} (shapes: {})\n", o->out, shapes);
