@@ -10,7 +10,7 @@ namespace cs {
 
 const char* to_string(TimeSource s) {
   switch (s) {
-    case TimeSource::measured: return "measured";
+    case TimeSource::record: return "record";
     case TimeSource::interpolated: return "interpolated";
     case TimeSource::roofline: return "roofline";
   }
@@ -116,7 +116,12 @@ CostModel::CostModel(Profile profile, GpuSpec gpu) : profile_(std::move(profile)
 
 double CostModel::eval(const Curve& c, double x) {
   const auto& p = c.points;
-  if (x <= p.front().x) return p.front().ns;                 // fixed costs dominate below the smallest record
+  if (x <= p.front().x) {
+    if (p.size() < 2) return p.front().ns;
+    const double slope = (p[1].ns - p[0].ns) / (p[1].x - p[0].x);
+    const double line = p[0].ns + slope * (x - p[0].x);
+    return std::clamp(line, p[0].ns * x / p[0].x, p[0].ns);
+  }
   if (x >= p.back().x) return p.back().ns * x / p.back().x;  // throughput saturates above the largest
   const auto hi = std::upper_bound(p.begin(), p.end(), x, [](double v, const Point& q) { return v < q.x; });
   const auto lo = hi - 1;
@@ -209,12 +214,12 @@ OpTime CostModel::time(const Op& op, int sms) const {
   }
   ns *= sm_factor(kernel_is_compute_bound(key.kernel), c->sms, sms);
   const bool exact_shape = std::find(c->shapes.begin(), c->shapes.end(), shape) != c->shapes.end();
-  const TimeSource src = same_role && exact_key && exact_shape ? TimeSource::measured : TimeSource::interpolated;
+  const TimeSource src = same_role && exact_key && exact_shape ? TimeSource::record : TimeSource::interpolated;
   return OpTime{std::max<TimeNs>(1, std::llround(ns)), src};
 }
 
 std::string describe_tally(const Profile& p, const CostTally& t) {
-  return fmt::format("profile {} ({}, {}): {} ops measured, {} interpolated, {} roofline", p.name, p.file, p.method,
+  return fmt::format("profile {} ({}, {}): {} ops from records, {} interpolated, {} roofline", p.name, p.file, p.method,
                      t.ops[0], t.ops[1], t.ops[2]);
 }
 

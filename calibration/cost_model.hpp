@@ -1,15 +1,18 @@
 // The cost model: an op of the model layer and the SMs it may use → its duration on one GPU.
 //
 // Where a duration comes from, in order of preference:
-//   measured      a profile record of the same kernel, role and shape (SM count scaled if it differs);
+//   record        a profile record of the same kernel, role and shape (SM count scaled if it differs); the
+//                 record is a measurement or a published figure, as the profile's `method` says;
 //   interpolated  records of the same kernel at other shapes (or, for dgrad/wgrad, the fprop records):
 //                 GEMMs piecewise-linear in time over rows m at equal (n, k), else the nearest (n, k) in log space
 //                 at the same throughput; other kernels piecewise-linear in time over their FLOPs or bytes;
 //   roofline      max(FLOPs / (peak × compute efficiency), bytes / (HBM bandwidth × memory efficiency)), with the
 //                 efficiencies (and their sources) the profile lists per op class.
 // Between two records time is affine in the work coordinate (a fixed cost plus a per-row / per-byte cost, which is
-// what a weight-load-bound small-M GEMM turning compute-bound at large M looks like); below the smallest record the
-// time stays that record's time (fixed costs dominate), above the largest the throughput stays that record's.
+// what a weight-load-bound small-M GEMM turning compute-bound at large M looks like). Below the smallest record the
+// line through the two smallest records is extended, clamped between that record's time (less work is not slower)
+// and its throughput (a smaller problem is not more efficient); with one record the time stays. Above the largest
+// record the throughput stays that record's.
 //
 // SM scaling. Compute-bound kernels (GEMM, attention): time × recorded SMs / available SMs — the tensor-core peak is
 // per SM (4096 FLOP/clk/SM × SMs, reference/deepseek-v3.md §3); wave quantisation is ignored. Memory-bound kernels:
@@ -29,7 +32,7 @@
 
 namespace cs {
 
-enum class TimeSource { measured, interpolated, roofline };
+enum class TimeSource { record, interpolated, roofline };  // record: measured or published, per Profile::method
 const char* to_string(TimeSource s);
 
 struct OpTime {
@@ -70,7 +73,7 @@ class CostModel {
     bool grouped = false;
     int64_t n = 0, k = 0;              // GEMM weight shape; attention: heads, d_qk+d_v
     std::vector<Point> points;         // sorted by x, equal x merged
-    std::vector<KernelShape> shapes;   // exact shapes recorded on this curve (for the measured tag)
+    std::vector<KernelShape> shapes;   // exact shapes recorded on this curve (for the record tag)
   };
   static double eval(const Curve& c, double x);
   const Curve* pick(const std::string& kernel, const std::string& role, bool grouped, int sms, int64_t n, int64_t k,
@@ -95,8 +98,8 @@ struct CostTally {
   }
   int64_t total_ops() const { return ops[0] + ops[1] + ops[2]; }
 };
-// "profile h800-published (calibration/profiles/h800-published.json, published): 120 ops measured, 80 interpolated,
-// 40 roofline"
+// "profile h800-published (calibration/profiles/h800-published.json, published): 120 ops from records, 80
+// interpolated, 40 roofline"
 std::string describe_tally(const Profile& p, const CostTally& t);
 
 }  // namespace cs

@@ -96,7 +96,7 @@ TEST_F(CalibrateCli, CheckCountsTheScenarioOps) {
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("profile h800-published"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("112 SMs"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("ops measured"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ops from records"), std::string::npos) << r.out;
 }
 
 TEST_F(CalibrateCli, RunWithoutHarnessSaysWhy) {

@@ -46,7 +46,7 @@ TEST(CostModel, ExactRecordIsMeasured) {
   const auto cm = model(two_point());
   const auto t = cm.time(gemm(64, 4096, 7168), 132);
   EXPECT_EQ(t.ns, 10000);
-  EXPECT_EQ(t.source, cs::TimeSource::measured);
+  EXPECT_EQ(t.source, cs::TimeSource::record);
   EXPECT_EQ(cm.time(gemm(4096, 4096, 7168), 132).ns, 100000);
 }
 
@@ -57,10 +57,24 @@ TEST(CostModel, AffineInRowsBetweenRecords) {
   EXPECT_EQ(t.source, cs::TimeSource::interpolated);
 }
 
-TEST(CostModel, ConstantTimeBelowAndConstantThroughputAbove) {
+TEST(CostModel, ExtrapolationBelowAndConstantThroughputAbove) {
   const auto cm = model(two_point());
-  EXPECT_EQ(cm.time(gemm(16, 4096, 7168), 132).ns, 10000);
+  // Below m=64 the line through the two records (22.32 ns per row) is extended: 10000 − 48·90000/4032.
+  EXPECT_EQ(cm.time(gemm(16, 4096, 7168), 132).ns, 8929);
   EXPECT_EQ(cm.time(gemm(8192, 4096, 7168), 132).ns, 200000);
+}
+
+TEST(CostModel, ExtrapolationBelowIsClampedToTheSmallestRecordsThroughput) {
+  // A grouped curve known only at large m (2 × 4096 and 2 × 8192 rows, constant throughput): 1000 rows per group
+  // keep that throughput rather than costing as much as 4096 rows.
+  json d = cs::test::base_profile();
+  d["records"].push_back(gemm_record(4096, 4096, 7168, 2 * 100000.0, 132, 2));
+  d["records"].push_back(gemm_record(8192, 4096, 7168, 2 * 200000.0, 132, 2));
+  EXPECT_EQ(model(d).time(gemm(1024, 4096, 7168, 2), 132).ns, 2 * 25000);
+  // A single record: time stays (no slope to extend).
+  json one = cs::test::base_profile();
+  one["records"].push_back(gemm_record(4096, 4096, 7168, 100000.0));
+  EXPECT_EQ(model(one).time(gemm(1024, 4096, 7168), 132).ns, 100000);
 }
 
 TEST(CostModel, OtherWeightShapeScalesByFlopsOfNearestCurve) {
@@ -79,7 +93,7 @@ TEST(CostModel, ComputeBoundScalesInverselyWithSms) {
   const auto cm = model(two_point());
   const auto t = cm.time(gemm(4096, 4096, 7168), 112);
   EXPECT_NEAR(double(t.ns), 100000.0 * 132 / 112, 1);
-  EXPECT_EQ(t.source, cs::TimeSource::measured);  // same record, scaled to the SMs available
+  EXPECT_EQ(t.source, cs::TimeSource::record);  // same record, scaled to the SMs available
 }
 
 TEST(CostModel, RecordAtTheRequestedSmsWins) {
@@ -98,7 +112,7 @@ TEST(CostModel, GroupedQueriesPreferGroupedRecords) {
   const auto cm = model(d);
   const auto exact = cm.time(gemm(8192, 4096, 7168, 4), 132);
   EXPECT_EQ(exact.ns, 600000);
-  EXPECT_EQ(exact.source, cs::TimeSource::measured);
+  EXPECT_EQ(exact.source, cs::TimeSource::record);
   // 2 groups of 8192: per-group time × 2.
   EXPECT_EQ(cm.time(gemm(8192, 4096, 7168, 2), 132).ns, 300000);
   // A lone GEMM uses the ungrouped curve.
@@ -118,7 +132,7 @@ TEST(CostModel, DgradFallsBackToFpropUntilItHasItsOwnRecords) {
   d["records"].push_back(gemm_record(64, 4096, 7168, 12000, 132, 1, "dgrad"));
   const auto own = model(d).time(gemm(64, 4096, 7168, 1, cs::Pass::backward_input), 132);
   EXPECT_EQ(own.ns, 12000);
-  EXPECT_EQ(own.source, cs::TimeSource::measured);
+  EXPECT_EQ(own.source, cs::TimeSource::record);
 }
 
 cs::Op norm(double bytes) {
@@ -170,7 +184,7 @@ TEST(CostModel, MemoryRecordsInterpolateInBytes) {
   EXPECT_EQ(t.source, cs::TimeSource::interpolated);
   cs::Op exact = norm(1e8);
   exact.m = 4096, exact.n = 7168;
-  EXPECT_EQ(cm.time(exact, 132).source, cs::TimeSource::measured);
+  EXPECT_EQ(cm.time(exact, 132).source, cs::TimeSource::record);
 }
 
 TEST(CostModel, RejectsCommunicationAndBadSms) {
@@ -204,11 +218,11 @@ TEST(CostModel, TallyCountsSources) {
   tally.add(cm.time(gemm(64, 4096, 7168), 132));
   tally.add(cm.time(gemm(100, 4096, 7168), 132));
   tally.add(cm.time(norm(1e6), 132));
-  EXPECT_EQ(tally.ops[size_t(cs::TimeSource::measured)], 1);
+  EXPECT_EQ(tally.ops[size_t(cs::TimeSource::record)], 1);
   EXPECT_EQ(tally.ops[size_t(cs::TimeSource::interpolated)], 1);
   EXPECT_EQ(tally.ops[size_t(cs::TimeSource::roofline)], 1);
   EXPECT_EQ(tally.total_ops(), 3);
-  EXPECT_NE(cs::describe_tally(cm.profile(), tally).find("1 ops measured, 1 interpolated, 1 roofline"),
+  EXPECT_NE(cs::describe_tally(cm.profile(), tally).find("1 ops from records, 1 interpolated, 1 roofline"),
             std::string::npos);
 }
 

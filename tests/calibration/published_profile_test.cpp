@@ -45,7 +45,7 @@ TEST(PublishedProfile, ReproducesEveryDeepGemmRow) {
   for (const auto& r : cm.profile().records) {
     const cs::Op op = as_op(r);
     const cs::OpTime t = cm.time(op, 132);
-    EXPECT_EQ(t.source, cs::TimeSource::measured) << cs::record_label(r);
+    EXPECT_EQ(t.source, cs::TimeSource::record) << cs::record_label(r);
     // Integer nanoseconds: the smallest row (6.4 µs) rounds by < 0.01 %.
     EXPECT_NEAR(tflops(op, t), cited_tflops(r), cited_tflops(r) * 1e-3) << cs::record_label(r);
   }
@@ -89,10 +89,10 @@ TEST(PublishedProfile, TimesEveryOpOfDeepSeekV3) {
       EXPECT_GT(t.ns, 0) << op.name;
       tally.add(t);
       if (op.name == "moe.expert.gate_up_proj" && op.pass == cs::Pass::forward)
-        expert_measured = t.source == cs::TimeSource::measured;
+        expert_measured = t.source == cs::TimeSource::record;
     }
   EXPECT_TRUE(expert_measured);
-  EXPECT_GT(tally.ops[size_t(cs::TimeSource::measured)], 0);
+  EXPECT_GT(tally.ops[size_t(cs::TimeSource::record)], 0);
   EXPECT_GT(tally.ops[size_t(cs::TimeSource::roofline)], 0);  // attention and memory-bound ops: no records
 }
 
