@@ -53,7 +53,8 @@ KernelShape kernel_shape(const Op& op) {
   } else if (op.kind == OpKind::attention) {
     s.batch = op.batch, s.seq = op.seq, s.heads = op.heads, s.d_qk = op.d_qk, s.d_v = op.d_v, s.causal = op.causal;
   } else {
-    s.m = op.m, s.n = op.n, s.k = op.k, s.bytes = op.bytes;
+    // A memory-bound op over `count` instances (e.g. dY of 4 local experts) is one kernel over all their rows.
+    s.m = op.m * std::max<int64_t>(1, op.count), s.n = op.n, s.k = op.k, s.bytes = op.bytes;
   }
   return s;
 }

@@ -129,10 +129,12 @@ void add_check(CLI::App& cal) {
   auto* cmd = cal.add_subcommand("check", "validate a profile; with --scenario, count measured vs modelled ops");
   struct Opts {
     std::string profile, scenario;
+    int block = -1;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("profile", o->profile, "profile name or JSON file (default: the scenario's calibration_profile)");
   cmd->add_option("--scenario", o->scenario, "scenario YAML whose ops to time");
+  cmd->add_option("--block", o->block, "with --scenario: list every op of this block with its duration and source");
   cmd->callback([o] {
     if (o->profile.empty() && o->scenario.empty()) throw CLI::ValidationError("give a profile, a --scenario, or both");
     std::optional<Scenario> s;
@@ -161,6 +163,24 @@ void add_check(CLI::App& cal) {
     fmt::print("{} (one micro-batch on every stage, {} SMs)\n", describe_tally(p, tally), sms);
     for (size_t i = 0; i < 3; ++i)
       fmt::print("  {:<13} {:>6} ops {:>12.3f} ms\n", to_string(TimeSource(i)), tally.ops[i], tally.time_ns[i] / 1e6);
+    if (o->block < 0) return;
+    if (o->block >= s->model.layers + s->model.mtp_depth)
+      throw CLI::ValidationError(fmt::format("--block {}: the model has blocks 0..{}", o->block,
+                                             s->model.layers + s->model.mtp_depth - 1));
+    const LayerOps b = block_ops(s->model, o->block, context_of(*s));
+    fmt::print("block {}:\n", o->block);
+    for (const auto* pass : {&b.forward, &b.backward_input, &b.backward_weight})
+      for (const auto& op : *pass) {
+        const KernelKey key = kernel_key(op);
+        if (key.kernel.empty()) {
+          fmt::print("  {:<44} {:<26} {:>10}  network model\n", op.name, to_string(op.kind), "-");
+          continue;
+        }
+        KernelRecord r{key.kernel, key.role, kernel_shape(op), sms, 0, 0, 0, 0, ""};
+        const OpTime t = cm.time(op, sms);
+        fmt::print("  {:<44} {:<26} {:>10.1f}  {}  [{}]\n", op.name, key.kernel + "/" + key.role, t.ns / 1e3,
+                   to_string(t.source), record_label(r));
+      }
   });
 }
 

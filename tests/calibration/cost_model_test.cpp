@@ -212,6 +212,14 @@ TEST(CostModel, KernelKeysFollowTheOp) {
   EXPECT_EQ(cs::kernel_key(q).kernel, "quantize");
 }
 
+TEST(CostModel, MemoryBoundInstancesAreOneKernelOverAllRows) {
+  cs::Op q;
+  q.kind = cs::OpKind::quantize;
+  q.name = "moe.expert.down_proj.dy_quantize";
+  q.m = 8192, q.n = 7168, q.count = 4;  // dY of 4 local experts
+  EXPECT_EQ(cs::kernel_shape(q).m, 4 * 8192);
+}
+
 TEST(CostModel, TallyCountsSources) {
   const auto cm = model(two_point());
   cs::CostTally tally;
