@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "calibration/cost_model.hpp"
+#include "calibration/shapes.hpp"
 #include "models/ops.hpp"
 #include "scenarios/scenario.hpp"
 
@@ -95,5 +96,41 @@ TEST(PublishedProfile, TimesEveryOpOfDeepSeekV3) {
   EXPECT_GT(tally.ops[size_t(cs::TimeSource::record)], 0);
   EXPECT_GT(tally.ops[size_t(cs::TimeSource::roofline)], 0);  // attention and memory-bound ops: no records
 }
+
+}  // namespace
+
+namespace {
+
+// Every model preset: its shape list validates as profile records (known kernels, roles and shapes), and the cost
+// model gives every compute op of every stage a positive duration on the published profile.
+class EveryPreset : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryPreset, ShapeListValidatesAndEveryOpIsTimed) {
+  const cs::ModelConfig m = cs::load_model_preset(GetParam());
+  cs::OpsContext c;
+  c.seq_len = 4096;
+  c.ep = m.is_moe() ? 8 : 1;
+  const int stages = 4;
+  const cs::ShapeList l = cs::build_shape_list(m, c, stages, {132, 112});
+  EXPECT_FALSE(l.entries.empty());
+  EXPECT_NO_THROW(cs::parse_shape_list(cs::shape_list_to_json(l), GetParam() + ".shapes.json"));
+  const cs::CostModel cm(cs::load_profile(kProfile), cs::load_gpu_preset("h800"));
+  for (const auto& st : cs::assign_stages(m, stages)) {
+    const cs::LayerOps ops = cs::stage_ops(m, st, c);
+    for (const auto* pass : {&ops.forward, &ops.backward_input, &ops.backward_weight})
+      for (const auto& op : *pass)
+        if (op.kind != cs::OpKind::dispatch && op.kind != cs::OpKind::combine) {
+          EXPECT_GT(cm.time(op, 112).ns, 0) << GetParam() << " " << op.name;
+        }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, EveryPreset, ::testing::Values("deepseek-v3", "deepseek-v2", "llama-3.1-405b"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 }  // namespace
