@@ -219,9 +219,10 @@ RunResult run_embedding(const ShapeEntry& e, int grid, const RunContext& ctx, Ti
   const auto ids_h = random_ints(size_t(m), int(rows), 21);
   DevBuf ids = upload(ids_h), table = bf16_buf(size_t(rows * h), 10, s), y(size_t(m * h) * 2), dt(size_t(rows * h) * 4);
   const bool fwd = e.role == "forward";
+  if (!fwd) fill_bf16(y.get(), size_t(m * h), 31, -1, 1, s);  // y holds the output gradient in the backward
   const Call call = [&](cudaStream_t st) {
     if (fwd) embedding_fwd(ids.as<int>(), table.as<bf16_t>(), y.as<bf16_t>(), m, h, grid, st);
-    else embedding_bwd(ids.as<int>(), table.as<bf16_t>(), dt.as<float>(), m, h, grid, st);
+    else embedding_bwd(ids.as<int>(), y.as<bf16_t>(), dt.as<float>(), m, h, grid, st);
   };
   if (ctx.check && fwd) {
     call(s);
