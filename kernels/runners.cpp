@@ -224,12 +224,26 @@ RunResult run_embedding(const ShapeEntry& e, int grid, const RunContext& ctx, Ti
     if (fwd) embedding_fwd(ids.as<int>(), table.as<bf16_t>(), y.as<bf16_t>(), m, h, grid, st);
     else embedding_bwd(ids.as<int>(), y.as<bf16_t>(), dt.as<float>(), m, h, grid, st);
   };
-  if (ctx.check && fwd) {
+  if (ctx.check) {
+    CS_CUDA(cudaMemsetAsync(dt.get(), 0, dt.bytes(), s));
     call(s);
     CS_CUDA(cudaStreamSynchronize(s));
-    const auto got = y.fetch<uint16_t>(size_t((m / 2) * h), size_t(h));
-    const auto want = table.fetch<uint16_t>(size_t(int64_t(ids_h[size_t(m / 2)]) * h), size_t(h));
-    if (got != want) throw CheckFailed("embedding lookup returned the wrong row");
+    const int id = ids_h[size_t(m / 2)];
+    if (fwd) {
+      const auto got = y.fetch<uint16_t>(size_t((m / 2) * h), size_t(h));
+      const auto want = table.fetch<uint16_t>(size_t(int64_t(id) * h), size_t(h));
+      if (got != want) throw CheckFailed("embedding lookup returned the wrong row");
+    } else {
+      // Row `id` of the table gradient is the sum of the output gradients of every token with that id.
+      std::vector<double> want(static_cast<size_t>(h), 0.0);
+      for (int64_t r = 0; r < m; ++r)
+        if (ids_h[size_t(r)] == id) {
+          const auto g = to_f(y.fetch<uint16_t>(size_t(r * h), size_t(h)));
+          for (int64_t c = 0; c < h; ++c) want[size_t(c)] += g[size_t(c)];
+        }
+      const auto got = dt.fetch<float>(size_t(int64_t(id) * h), size_t(h));
+      for (int64_t c = 0; c < h; ++c) expect_close("embedding scatter-add", size_t(c), got[size_t(c)], want[size_t(c)], 1e-5, 1e-5);
+    }
   }
   return timed(timer, call);
 }
