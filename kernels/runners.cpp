@@ -326,9 +326,29 @@ RunResult run_router(const ShapeEntry& e, int grid, const RunContext& ctx, Timer
     }
   }
   if (e.role == "forward") return timed(timer, fwd);
-  return timed(timer, [&](cudaStream_t st) {
+  const Call bwd = [&](cudaStream_t st) {
     router_topk_bwd(logits.as<float>(), idx.as<int>(), w.as<float>(), dw.as<float>(), dl.as<float>(), m, ex, k, grid, st);
-  });
+  };
+  if (ctx.check) {
+    bwd(s);
+    CS_CUDA(cudaStreamSynchronize(s));
+    // w_j = s_j / S  ⇒  ∂L/∂logit_j = (dw_j − Σ_i w_i dw_i) / S · s_j (1 − s_j) for the chosen experts, 0 elsewhere.
+    const int64_t t = m / 2;
+    const auto lg = logits.fetch<float>(size_t(t * ex), size_t(ex));
+    const auto id = idx.fetch<int>(size_t(t * k), size_t(k));
+    const auto wv = w.fetch<float>(size_t(t * k), size_t(k));
+    const auto dv = dw.fetch<float>(size_t(t * k), size_t(k));
+    const auto got = dl.fetch<float>(size_t(t * ex), size_t(ex));
+    std::vector<double> want(static_cast<size_t>(ex), 0.0);
+    double S = 0, dot = 0;
+    for (int j = 0; j < k; ++j) S += 1 / (1 + std::exp(-double(lg[size_t(id[size_t(j)])]))), dot += double(wv[size_t(j)]) * dv[size_t(j)];
+    for (int j = 0; j < k; ++j) {
+      const double sj = 1 / (1 + std::exp(-double(lg[size_t(id[size_t(j)])])));
+      want[size_t(id[size_t(j)])] = (dv[size_t(j)] - dot) / S * sj * (1 - sj);
+    }
+    for (int j = 0; j < ex; ++j) expect_close("router backward", size_t(j), got[size_t(j)], want[size_t(j)], 1e-4, 1e-6);
+  }
+  return timed(timer, bwd);
 }
 
 RunResult run_permute(const ShapeEntry& e, int grid, const RunContext& ctx, Timer& timer) {
