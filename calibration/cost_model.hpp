@@ -21,6 +21,7 @@
 // Communication ops (dispatch, combine) are timed by the network model: time() rejects them.
 #pragma once
 #include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,9 +29,12 @@
 #include "calibration/gpu_spec.hpp"
 #include "calibration/profile.hpp"
 #include "models/op.hpp"
-#include "sim/time.hpp"
 
 namespace cs {
+
+// Integer nanoseconds, the same alias as sim/time.hpp declares (a repeated alias of one type is legal), so that
+// calibration does not depend on sim.
+using TimeNs = int64_t;
 
 enum class TimeSource { record, interpolated, roofline };  // record: measured or published, per Profile::method
 const char* to_string(TimeSource s);

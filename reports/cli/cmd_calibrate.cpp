@@ -151,6 +151,9 @@ void add_check(CLI::App& cal) {
                p.device.name, p.device.sms, p.records.size(), p.efficiencies.size());
     for (const auto& [k, n] : per_kernel) fmt::print("  {:<28} {} records\n", k, n);
     if (!s) return;
+    if (p.device.sms != s->cluster.gpu.sms)
+      fmt::print("warning: the profile's device has {} SMs, the scenario's GPU ({}) {}: records are scaled by SMs\n",
+                 p.device.sms, s->cluster.gpu.name, s->cluster.gpu.sms);
     const CostModel cm(p, s->cluster.gpu);
     CostTally tally;
     const int sms = compute_sms(*s);
