@@ -126,7 +126,7 @@ void add_run(CLI::App& cal) {
 }
 
 void add_check(CLI::App& cal) {
-  auto* cmd = cal.add_subcommand("check", "validate a profile; with --scenario, count measured vs modelled ops");
+  auto* cmd = cal.add_subcommand("check", "validate a profile; with --scenario, count ops from records, interpolated and roofline");
   struct Opts {
     std::string profile, scenario;
     int block = -1;
@@ -209,7 +209,12 @@ void add_compare(CLI::App& cal) {
       bad_input(e);
     }
     const CompareResult r = compare_profiles(a, b, o->threshold_pct / 100);
-    fmt::print("{} → {}\n{}", a.file, b.file, format_compare(r, o->threshold_pct / 100));
+    fmt::print("{} → {}\n", a.file, b.file);
+    // Timings from different machines or drivers differ for reasons other than the code: say so up front.
+    if (a.device.name != b.device.name || a.device.driver != b.device.driver)
+      fmt::print("note: devices differ: \"{}\" (driver \"{}\") vs \"{}\" (driver \"{}\")\n", a.device.name,
+                 a.device.driver, b.device.name, b.device.driver);
+    fmt::print("{}", format_compare(r, o->threshold_pct / 100));
     if (r.failed(o->allow_missing)) throw CLI::RuntimeError(1);
   });
 }
