@@ -74,7 +74,7 @@ struct DeviceReport {
   std::map<std::string, std::string> libraries;
   std::map<std::string, double> clocks;  // sm_mhz, mem_mhz, temperature_c (NVML); max_sm_mhz (CUDA attribute)
 };
-// Exits the process with 77 when no CUDA device is present (the harness's "skipped").
+// Exits the process with 77 ("skipped") when no CUDA device is present or it is not a Hopper (sm_90) GPU.
 void require_gpu_or_skip(const char* program);
 DeviceReport device_report();
 // Current SM clock and temperature, recorded before and after the timed runs.

@@ -64,6 +64,14 @@ void require_gpu_or_skip(const char* program) {
     fmt::print(stderr, "{}: no CUDA device; skipped\n", program);
     std::exit(77);
   }
+  // The kernels are compiled for sm_90a only (Hopper's FP8 block scaling in cuBLASLt needs it too).
+  int major = 0, minor = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+  if (major != 9 || minor != 0) {
+    fmt::print(stderr, "{}: built for sm_90a, the device is sm_{}{}; skipped\n", program, major, minor);
+    std::exit(77);
+  }
 }
 
 namespace {
