@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "every subcommand's options");
   cs::cli::add_describe(app);
   cs::cli::add_schedule(app);
+  cs::cli::add_calibrate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,167 @@
+#include "calibration/shapes.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "calibration/cost_model.hpp"
+
+namespace cs {
+
+using nlohmann::json;
+
+namespace {
+
+void add(ShapeList& out, const std::string& kernel, const std::string& role, const KernelShape& s,
+         const std::string& op) {
+  for (auto& e : out.entries)
+    if (e.kernel == kernel && e.role == role && e.shape == s) {
+      if (std::find(e.ops.begin(), e.ops.end(), op) == e.ops.end()) e.ops.push_back(op);
+      return;
+    }
+  out.entries.push_back(ShapeEntry{kernel, role, s, {op}});
+}
+
+json shape_json(const std::string& kernel, const KernelShape& s) {
+  if (kernel == "attention")
+    return {{"batch", s.batch}, {"seq", s.seq}, {"heads", s.heads}, {"d_qk", s.d_qk}, {"d_v", s.d_v},
+            {"causal", s.causal}};
+  if (kernel_is_compute_bound(kernel)) return {{"m", s.m}, {"n", s.n}, {"k", s.k}, {"count", s.count}};
+  return {{"m", s.m}, {"n", s.n}, {"k", s.k}, {"bytes", s.bytes}};
+}
+
+}  // namespace
+
+ShapeList build_shape_list(const ModelConfig& m, const OpsContext& c, int pipeline_stages, std::vector<int> sms) {
+  ShapeList out;
+  out.model = m.name;
+  std::sort(sms.begin(), sms.end(), std::greater<>());
+  sms.erase(std::unique(sms.begin(), sms.end()), sms.end());
+  out.sms = sms;
+  for (const auto& stage : assign_stages(m, pipeline_stages)) {
+    const LayerOps ops = stage_ops(m, stage, c);
+    for (const auto* pass : {&ops.forward, &ops.backward_input, &ops.backward_weight})
+      for (const auto& op : *pass) {
+        const KernelKey key = kernel_key(op);
+        if (key.kernel.empty()) continue;  // communication: the network model's
+        add(out, key.kernel, key.role, kernel_shape(op), op.name);
+      }
+  }
+  if (m.is_moe()) {
+    out.top_k = m.top_k;
+    out.expert_groups = std::max(1, m.expert_groups);
+    out.topk_groups = m.topk_groups > 0 ? m.topk_groups : out.expert_groups;
+    // The expert-contiguous permutation of tokens × top_k (token, expert) pairs: read the expert index, write the
+    // slot (plus per-expert counters); then the gather of each token's FP8 row (hidden bytes + one FP32 scale per 128)
+    // into its slots: read once per token, written once per pair.
+    const std::string why = "(expert-parallel local kernel, part of dispatch)";
+    KernelShape p;
+    p.m = c.tokens() * m.top_k;
+    p.n = m.routed_experts;
+    p.bytes = double(p.m) * 2 * 4;
+    add(out, "permute", "forward", p, why);
+    KernelShape g;
+    g.m = c.tokens();
+    g.n = m.hidden;
+    g.bytes = double(g.m) * double(g.n) * (1.0 + 4.0 / 128.0) * double(1 + m.top_k);
+    add(out, "gather_fp8", "forward", g, why);
+  }
+  return out;
+}
+
+std::string shape_list_to_json(const ShapeList& s) {
+  json j;
+  j["format"] = "clustersim-shapes/1";
+  j["model"] = s.model;
+  j["sms"] = s.sms;
+  j["routing"] = {{"top_k", s.top_k}, {"expert_groups", s.expert_groups}, {"topk_groups", s.topk_groups}};
+  j["entries"] = json::array();
+  for (const auto& e : s.entries)
+    j["entries"].push_back({{"kernel", e.kernel}, {"role", e.role}, {"shape", shape_json(e.kernel, e.shape)},
+                            {"ops", e.ops}});
+  return j.dump(1) + "\n";
+}
+
+ShapeList parse_shape_list(const std::string& text, const std::string& file) {
+  // Entries have the shape of profile records without timings: validate them with the profile reader by wrapping
+  // each into a record, so both files obey one set of rules.
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw ProfileError(file, "", fmt::format("JSON syntax error: {}", e.what()));
+  }
+  if (!doc.is_object()) throw ProfileError(file, "", "expected an object");
+  if (doc.value("format", "") != "clustersim-shapes/1")
+    throw ProfileError(file, "format", "expected \"clustersim-shapes/1\"");
+  if (!doc.contains("entries") || !doc["entries"].is_array()) throw ProfileError(file, "entries", "expected an array");
+  if (!doc.contains("sms") || !doc["sms"].is_array() || doc["sms"].empty())
+    throw ProfileError(file, "sms", "expected a non-empty array of SM counts");
+  ShapeList out;
+  out.model = doc.value("model", "");
+  if (doc.contains("routing")) {
+    const json& r = doc["routing"];
+    for (const char* key : {"top_k", "expert_groups", "topk_groups"})
+      if (!r.is_object() || !r.contains(key) || !r[key].is_number_integer() || r[key].get<int>() < 0 ||
+          r[key].get<int>() > 1024)
+        throw ProfileError(file, std::string("routing.") + key, "expected an integer in [0, 1024]");
+    out.top_k = r["top_k"].get<int>();
+    out.expert_groups = r["expert_groups"].get<int>();
+    out.topk_groups = r["topk_groups"].get<int>();
+  }
+  for (size_t i = 0; i < doc["sms"].size(); ++i) {
+    const json& v = doc["sms"][i];
+    if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > 4096)
+      throw ProfileError(file, fmt::format("sms[{}]", i), "expected an SM count in [1, 4096]");
+    out.sms.push_back(v.get<int>());
+  }
+  json wrapped = {{"format", "clustersim-profile/1"},
+                  {"name", "shapes"},
+                  {"method", "measured"},
+                  {"device", {{"name", "-"}, {"sms", 4096}}},
+                  {"memory_saturation_sms", {{"value", 1}, {"source", "-"}}},
+                  {"efficiencies", json::array({{{"op", "default"}, {"bound", "compute"}, {"value", 1}, {"source", "-"}},
+                                                {{"op", "default"}, {"bound", "memory"}, {"value", 1}, {"source", "-"}}})},
+                  {"records", json::array()}};
+  std::vector<std::vector<std::string>> ops;
+  for (size_t i = 0; i < doc["entries"].size(); ++i) {
+    json e = doc["entries"][i];
+    if (!e.is_object()) throw ProfileError(file, fmt::format("entries[{}]", i), "expected an object");
+    std::vector<std::string> names;
+    if (e.contains("ops")) {
+      if (!e["ops"].is_array()) throw ProfileError(file, fmt::format("entries[{}].ops", i), "expected an array");
+      for (const auto& n : e["ops"]) names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+      e.erase("ops");
+    }
+    ops.push_back(names);
+    e["sms"] = 1;
+    e["median_ns"] = 1;
+    e["source"] = "-";
+    wrapped["records"].push_back(e);
+  }
+  Profile p;
+  try {
+    p = parse_profile(wrapped.dump(), file);
+  } catch (const ProfileError& err) {
+    std::string field = err.field();
+    if (field.rfind("records", 0) == 0) field = "entries" + field.substr(7);
+    const std::string what = err.what();
+    throw ProfileError(file, field, what.substr(what.find(": ", what.find(": ") + 1) + 2));
+  }
+  for (size_t i = 0; i < p.records.size(); ++i)
+    out.entries.push_back(ShapeEntry{p.records[i].kernel, p.records[i].role, p.records[i].shape, ops[i]});
+  return out;
+}
+
+ShapeList load_shape_list(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ProfileError(path, "", "cannot open the shape list");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_shape_list(ss.str(), path);
+}
+
+}  // namespace cs

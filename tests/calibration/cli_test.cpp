@@ -1,0 +1,163 @@
+// `clustersim calibrate` end to end: compare's exit codes on synthetic profiles, malformed input, check's tally and
+// the shape list a scenario produces.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include "calibration/shapes.hpp"
+#include "models/ops.hpp"
+#include "scenarios/scenario.hpp"
+#include "tests/calibration/synthetic.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Outcome {
+  int rc = -1;
+  std::string out;
+};
+
+Outcome run(const std::string& args) {
+  Outcome r;
+  FILE* p = popen((std::string(CLUSTERSIM_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CalibrateCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("cs_cal_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const json& j) {
+    const auto path = (dir_ / name).string();
+    std::ofstream(path) << j.dump(1);
+    return path;
+  }
+  static json with(std::vector<json> recs) {
+    json d = cs::test::base_profile();
+    for (auto& r : recs) d["records"].push_back(r);
+    return d;
+  }
+  fs::path dir_;
+};
+
+TEST_F(CalibrateCli, CompareExitCodes) {
+  const auto base = write("base.json", with({cs::test::timed("rmsnorm", 1000, 990, 1010),
+                                             cs::test::timed("rope", 500, 495, 505)}));
+  const auto slower = write("slower.json", with({cs::test::timed("rmsnorm", 1200, 1188, 1212),
+                                                 cs::test::timed("rope", 500, 495, 505)}));
+  const auto faster = write("faster.json", with({cs::test::timed("rmsnorm", 800, 792, 808),
+                                                 cs::test::timed("rope", 500, 495, 505)}));
+  const auto noisy = write("noisy.json", with({cs::test::timed("rmsnorm", 1100, 800, 1400),
+                                               cs::test::timed("rope", 500, 495, 505)}));
+  const auto missing = write("missing.json", with({cs::test::timed("rmsnorm", 1000, 990, 1010)}));
+
+  Outcome r = run("calibrate compare " + base + " " + slower);
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("SLOWER"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("+20.0%"), std::string::npos) << r.out;
+  r = run("calibrate compare " + base + " " + slower + " --threshold 25");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  r = run("calibrate compare " + base + " " + faster);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("faster"), std::string::npos) << r.out;
+  r = run("calibrate compare " + base + " " + noisy);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("noisy"), std::string::npos) << r.out;
+  r = run("calibrate compare " + base + " " + missing);
+  EXPECT_EQ(r.rc, 1) << r.out;
+  r = run("calibrate compare " + base + " " + missing + " --allow-missing");
+  EXPECT_EQ(r.rc, 0) << r.out;
+}
+
+TEST_F(CalibrateCli, MalformedProfileNamesRecordAndField) {
+  json bad = with({cs::test::timed("rmsnorm", 1000, 990, 1010)});
+  bad["records"][0]["sms"] = "all";
+  const auto path = write("bad.json", bad);
+  const Outcome r = run("calibrate compare " + path + " " + path);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find(path + ": records[0].sms: expected an integer"), std::string::npos) << r.out;
+}
+
+TEST_F(CalibrateCli, CheckCountsTheScenarioOps) {
+  const Outcome r = run("calibrate check --scenario " + std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("profile h800-published"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("112 SMs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ops from records"), std::string::npos) << r.out;
+}
+
+TEST_F(CalibrateCli, RunWithoutHarnessSaysWhy) {
+  const Outcome r = run("calibrate run " + std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml -o " +
+                    (dir_ / "p.json").string() + " --harness " + (dir_ / "nope").string());
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("not found"), std::string::npos) << r.out;
+}
+
+TEST(ShapeList, DeepSeekV3HasEveryLinearLayerAndTheGroupedExperts) {
+  const cs::Scenario s = cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml");
+  cs::OpsContext c;
+  c.seq_len = s.layout.seq_len;
+  c.ep = s.layout.ep;
+  const cs::ShapeList l = cs::build_shape_list(s.model, c, s.layout.pp, {132, 112, 132});
+  EXPECT_EQ(l.sms, (std::vector<int>{132, 112}));
+  auto has = [&](const std::string& kernel, const std::string& role, int64_t m, int64_t n, int64_t k, int64_t count) {
+    for (const auto& e : l.entries)
+      if (e.kernel == kernel && e.role == role && e.shape.m == m && e.shape.n == n && e.shape.k == k &&
+          e.shape.count == count)
+        return true;
+    return false;
+  };
+  // reference/deepseek-v3.md §5: the V3 shapes (N×K) at 4096 tokens, and the experts as 4 groups × 8192 rows.
+  EXPECT_TRUE(has("gemm_fp8", "fprop", 4096, 2112, 7168, 1));
+  EXPECT_TRUE(has("gemm_fp8", "fprop", 4096, 24576, 1536, 1));
+  EXPECT_TRUE(has("gemm_fp8", "fprop", 4096, 32768, 512, 1));
+  EXPECT_TRUE(has("gemm_fp8", "fprop", 4096, 7168, 16384, 1));
+  EXPECT_TRUE(has("gemm_fp8", "fprop", 8192, 4096, 7168, 4));
+  EXPECT_TRUE(has("gemm_fp8", "fprop", 8192, 7168, 2048, 4));
+  EXPECT_TRUE(has("gemm_fp8", "dgrad", 8192, 7168, 4096, 4));
+  EXPECT_TRUE(has("gemm_fp8", "wgrad", 4096, 7168, 8192, 4));
+  EXPECT_TRUE(has("gemm_bf16", "fprop", 4096, 256, 7168, 1));     // router gate
+  EXPECT_TRUE(has("gemm_bf16", "fprop", 4096, 129280, 7168, 1));  // output head
+  // Unique entries, and they survive the JSON round trip.
+  const cs::ShapeList back = cs::parse_shape_list(cs::shape_list_to_json(l), "l.json");
+  ASSERT_EQ(back.entries.size(), l.entries.size());
+  for (size_t i = 0; i < l.entries.size(); ++i) {
+    EXPECT_EQ(back.entries[i].shape, l.entries[i].shape);
+    EXPECT_EQ(back.entries[i].ops, l.entries[i].ops);
+    for (size_t j = 0; j < i; ++j)
+      EXPECT_FALSE(l.entries[j].kernel == l.entries[i].kernel && l.entries[j].role == l.entries[i].role &&
+                   l.entries[j].shape == l.entries[i].shape);
+  }
+}
+
+TEST(ShapeList, MalformedEntryNamesIt) {
+  json d = {{"format", "clustersim-shapes/1"},
+            {"sms", {132}},
+            {"entries", json::array({{{"kernel", "gemm_fp8"}, {"role", "fprop"},
+                                      {"shape", {{"m", 1}, {"n", 1}, {"k", 1}}}},
+                                     {{"kernel", "gemm_fp8"}, {"role", "fprop"}, {"shape", {{"m", 0}, {"n", 1}, {"k", 1}}}}})}};
+  try {
+    cs::parse_shape_list(d.dump(), "s.json");
+    FAIL();
+  } catch (const cs::ProfileError& e) {
+    EXPECT_EQ(e.field(), "entries[1].shape.m") << e.what();
+    EXPECT_NE(std::string(e.what()).find("allowed range"), std::string::npos) << e.what();
+  }
+  d["sms"] = json::array();
+  EXPECT_THROW(cs::parse_shape_list(d.dump(), "s.json"), cs::ProfileError);
+}
+
+}  // namespace
