@@ -1,0 +1,343 @@
+#include "sim/network.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+namespace cs {
+
+namespace {
+bool later(TimeNs ta, int64_t ia, TimeNs tb, int64_t ib) { return ta != tb ? ta > tb : ia > ib; }
+struct ShareEntry {
+  double share;
+  LinkId link;
+  uint32_t version;
+};
+// Min-heap on (share, link id): ties between equal shares break by link id, so results are deterministic.
+bool share_after(const ShareEntry& a, const ShareEntry& b) {
+  return a.share != b.share ? a.share > b.share : a.link > b.link;
+}
+TimeNs duration_ns(double bytes, double rate) {
+  if (bytes <= 0) return 0;
+  if (!(rate > 0)) return std::numeric_limits<TimeNs>::max() / 4;
+  // Round up, forgiving the last bits of floating-point noise so exact quotients stay exact.
+  return TimeNs(std::ceil(bytes / rate - 1e-6));
+}
+}  // namespace
+
+Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options)
+    : topo_(topo), q_(queue), opt_(options) {
+  const size_t L = topo.links();
+  link_members_.resize(L);
+  link_bytes_.assign(L, 0.0);
+  rem_.assign(L, 0.0);
+  wsum_.assign(L, 0.0);
+  unfrozen_.assign(L, 0);
+  link_mark_.assign(L, 0);
+  link_version_.assign(L, 0);
+  dirty_mark_.assign(L, 0);
+}
+
+uint32_t Network::new_slot() {
+  if (!free_.empty()) {
+    const uint32_t s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+  acts_.emplace_back();
+  return uint32_t(acts_.size() - 1);
+}
+
+int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
+  if (req.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", req.src_gpu, req.dst_gpu, req.bytes));
+  const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
+  const uint32_t s = new_slot();
+  Activity& a = acts_[s];
+  a.gen++;
+  a.live = true;
+  a.sharing = false;
+  a.remaining = double(req.bytes);
+  a.rate = 0;
+  a.id = next_id_++;
+  a.start = q_.now();
+  a.uses.clear();
+  for (LinkId l : r.links()) {
+    a.uses.push_back(Use{l, 1.0});
+    link_bytes_[size_t(l)] += double(req.bytes);
+  }
+  a.done = std::move(done);
+  ++active_;
+  schedule_activation(s, q_.now() + r.latency_ns);
+  return a.id;
+}
+
+int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
+  // Per-link load of the whole set; the activity's size is its bottleneck link's load at unit weight.
+  std::vector<std::pair<LinkId, double>> load;
+  // The activity starts sharing after the shortest route latency of its flows: in per-flow sharing the flows with
+  // longer latencies catch up on bandwidth the early ones leave, so the bandwidth phase hides the difference.
+  TimeNs latency = std::numeric_limits<TimeNs>::max();
+  for (const FlowRequest& f : flows) {
+    const Route r = topo_.route(f.src_gpu, f.dst_gpu, f.path, f.hash);
+    latency = std::min(latency, r.latency_ns);
+    for (LinkId l : r.links()) load.emplace_back(l, double(f.bytes));
+  }
+  std::sort(load.begin(), load.end(), [](auto& x, auto& y) { return x.first < y.first; });
+  std::vector<Use> uses;
+  for (auto& [l, b] : load) {
+    if (!uses.empty() && uses.back().link == l) uses.back().weight += b;
+    else uses.push_back(Use{l, b});
+  }
+  // Normalise so the activity's rate is bytes per ns on the link with the longest time at full capacity.
+  double bottleneck_time = 0, bottleneck_bytes = 0;
+  for (const Use& u : uses) {
+    link_bytes_[size_t(u.link)] += u.weight;
+    const double t = u.weight / topo_.link(u.link).bytes_per_ns;
+    if (t > bottleneck_time) bottleneck_time = t, bottleneck_bytes = u.weight;
+  }
+  const uint32_t s = new_slot();
+  Activity& a = acts_[s];
+  a.gen++;
+  a.live = true;
+  a.sharing = false;
+  a.remaining = bottleneck_bytes;
+  a.rate = 0;
+  a.id = next_id_++;
+  a.start = q_.now();
+  a.uses.clear();
+  for (const Use& u : uses) a.uses.push_back(Use{u.link, u.weight / bottleneck_bytes});
+  a.done = std::move(done);
+  ++active_;
+  schedule_activation(s, q_.now() + latency);
+  return a.id;
+}
+
+void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
+  if (flows.empty()) {
+    const TimeNs t = q_.now();
+    q_.at(t, [done = std::move(done), t] { done(FlowDone{-1, t, t}); });
+    return;
+  }
+  if (opt_.mode == NetworkMode::coflow) {
+    start_coflow(flows, std::move(done));
+    return;
+  }
+  struct Join {
+    size_t left;
+    TimeNs start, finish = 0;
+    DoneFn done;
+  };
+  auto join = std::make_shared<Join>(Join{flows.size(), q_.now(), 0, std::move(done)});
+  for (const FlowRequest& f : flows)
+    start_flow(f, [join](const FlowDone& d) {
+      join->finish = std::max(join->finish, d.finish);
+      if (--join->left == 0) join->done(FlowDone{-1, join->start, join->finish});
+    });
+}
+
+void Network::schedule_activation(uint32_t slot, TimeNs at) {
+  for (auto& [t, slots] : pending_)
+    if (t == at) {
+      slots.push_back(slot);
+      return;
+    }
+  pending_.emplace_back(at, std::vector<uint32_t>{slot});
+  q_.at(at, [this, at] { activate_batch(at); });
+}
+
+void Network::activate_batch(TimeNs at) {
+  auto it = std::find_if(pending_.begin(), pending_.end(), [at](auto& p) { return p.first == at; });
+  std::vector<uint32_t> slots = std::move(it->second);
+  pending_.erase(it);
+  std::vector<LinkId> seeds;
+  std::vector<uint32_t> instant;
+  for (uint32_t s : slots) {
+    Activity& a = acts_[s];
+    a.sharing = true;
+    a.last = at;
+    a.rate = 0;
+    if (a.uses.empty() || a.remaining <= 0) {
+      instant.push_back(s);
+      continue;
+    }
+    for (const Use& u : a.uses) {
+      link_members_[size_t(u.link)].push_back(Member{s, a.gen});
+      seeds.push_back(u.link);
+    }
+  }
+  for (uint32_t s : instant) {  // nothing to carry: done when the latency is over
+    Activity& a = acts_[s];
+    a.finish = at;
+    ++a.finish_version;
+    completions_.push_back(Completion{at, a.id, s, a.finish_version});
+    std::push_heap(completions_.begin(), completions_.end(),
+                   [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); });
+  }
+  solve_from(seeds);
+}
+
+void Network::solve_from(std::span<const LinkId> seeds) {
+  const TimeNs now = q_.now();
+  ++epoch_;
+  if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias
+    std::fill(link_mark_.begin(), link_mark_.end(), 0);
+    for (Activity& a : acts_) a.mark = 0;
+    epoch_ = 1;
+  }
+  // Closure: every link and activity reachable from the seeds through shared links.
+  std::vector<LinkId> links;
+  std::vector<uint32_t> comp;
+  for (LinkId l : seeds)
+    if (link_mark_[size_t(l)] != epoch_) link_mark_[size_t(l)] = epoch_, links.push_back(l);
+  for (size_t i = 0; i < links.size(); ++i) {
+    auto& members = link_members_[size_t(links[i])];
+    size_t keep = 0;
+    for (const Member& m : members) {
+      Activity& a = acts_[m.slot];
+      if (a.gen != m.gen || !a.live) continue;  // finished: drop the stale membership
+      members[keep++] = m;
+      if (a.mark == epoch_) continue;
+      a.mark = epoch_;
+      comp.push_back(m.slot);
+      for (const Use& u : a.uses)
+        if (link_mark_[size_t(u.link)] != epoch_) link_mark_[size_t(u.link)] = epoch_, links.push_back(u.link);
+    }
+    members.resize(keep);
+  }
+  if (comp.empty()) {
+    schedule_wakeup();
+    return;
+  }
+  ++solves_;
+  solved_activities_ += comp.size();
+  for (LinkId l : links) {
+    rem_[size_t(l)] = topo_.link(l).bytes_per_ns;
+    wsum_[size_t(l)] = 0;
+    unfrozen_[size_t(l)] = 0;
+  }
+  for (uint32_t s : comp) {
+    Activity& a = acts_[s];
+    a.remaining -= a.rate * double(now - a.last);
+    a.last = now;
+    a.frozen = false;
+    for (const Use& u : a.uses) wsum_[size_t(u.link)] += u.weight, unfrozen_[size_t(u.link)]++;
+  }
+  // Progressive filling: the link with the smallest fair share saturates first; its activities freeze at that share.
+  // Links whose share equals the minimum are taken together (a link at the minimum stays there as others freeze).
+  std::vector<ShareEntry> heap;
+  heap.reserve(links.size());
+  for (LinkId l : links)
+    if (unfrozen_[size_t(l)] > 0) heap.push_back(ShareEntry{rem_[size_t(l)] / wsum_[size_t(l)], l, ++link_version_[size_t(l)]});
+  std::make_heap(heap.begin(), heap.end(), share_after);
+  std::vector<LinkId> batch, dirty;
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), share_after);
+    const ShareEntry top = heap.back();
+    heap.pop_back();
+    if (top.version != link_version_[size_t(top.link)] || unfrozen_[size_t(top.link)] == 0) continue;
+    const double share = std::max(0.0, top.share);
+    batch.assign(1, top.link);
+    const double tie = share * (1 + 1e-12);
+    while (!heap.empty() && heap.front().share <= tie) {
+      std::pop_heap(heap.begin(), heap.end(), share_after);
+      const ShareEntry e = heap.back();
+      heap.pop_back();
+      if (e.version == link_version_[size_t(e.link)] && unfrozen_[size_t(e.link)] > 0) batch.push_back(e.link);
+    }
+    dirty.clear();
+    ++dirty_stamp_;
+    for (LinkId l : batch) {
+      for (const Member& m : link_members_[size_t(l)]) {
+        Activity& a = acts_[m.slot];
+        if (a.gen != m.gen || !a.live || a.mark != epoch_ || a.frozen) continue;
+        a.frozen = true;
+        a.rate = share;
+        for (const Use& u : a.uses) {
+          const size_t k = size_t(u.link);
+          rem_[k] -= u.weight * share;
+          wsum_[k] -= u.weight;
+          --unfrozen_[k];
+          if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, dirty.push_back(u.link);
+        }
+      }
+    }
+    for (LinkId l : dirty) {
+      const size_t k = size_t(l);
+      if (unfrozen_[k] <= 0) continue;
+      heap.push_back(ShareEntry{std::max(0.0, rem_[k]) / wsum_[k], l, ++link_version_[k]});
+      std::push_heap(heap.begin(), heap.end(), share_after);
+    }
+  }
+  for (uint32_t s : comp) {
+    Activity& a = acts_[s];
+    a.finish = now + duration_ns(a.remaining, a.rate);
+    ++a.finish_version;
+    completions_.push_back(Completion{a.finish, a.id, s, a.finish_version});
+    std::push_heap(completions_.begin(), completions_.end(),
+                   [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); });
+  }
+  schedule_wakeup();
+}
+
+void Network::schedule_wakeup() {
+  auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); };
+  auto valid = [this](const Completion& c) {
+    const Activity& a = acts_[c.slot];
+    return a.live && a.finish_version == c.version && a.sharing;
+  };
+  if (completions_.size() > 4 * active_ + 4096) {  // superseded predictions pile up under frequent re-solves
+    std::erase_if(completions_, [&](const Completion& c) { return !valid(c); });
+    std::make_heap(completions_.begin(), completions_.end(), cmp);
+  }
+  while (!completions_.empty()) {  // drop superseded predictions
+    const Completion& c = completions_.front();
+    const Activity& a = acts_[c.slot];
+    if (a.live && a.finish_version == c.version && a.sharing) break;
+    std::pop_heap(completions_.begin(), completions_.end(), cmp);
+    completions_.pop_back();
+  }
+  if (completions_.empty()) return;
+  const TimeNs t = completions_.front().t;
+  if (wake_at_ >= 0 && wake_at_ <= t && wake_at_ >= q_.now()) return;  // an earlier or equal wakeup is pending
+  wake_at_ = t;
+  const uint64_t token = ++wake_token_;
+  q_.at(t, [this, token] { wakeup(token); });
+}
+
+void Network::wakeup(uint64_t token) {
+  if (token != wake_token_) return;  // superseded by an earlier wakeup
+  wake_at_ = -1;
+  const TimeNs now = q_.now();
+  auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); };
+  std::vector<LinkId> seeds;
+  std::vector<std::pair<uint32_t, TimeNs>> finished;
+  while (!completions_.empty()) {
+    const Completion c = completions_.front();
+    Activity& a = acts_[c.slot];
+    const bool valid = a.live && a.finish_version == c.version && a.sharing;
+    if (valid && c.t > now + opt_.time_quantum_ns) break;
+    std::pop_heap(completions_.begin(), completions_.end(), cmp);
+    completions_.pop_back();
+    if (!valid) continue;
+    a.live = false;
+    --active_;
+    for (const Use& u : a.uses) seeds.push_back(u.link);
+    finished.emplace_back(c.slot, c.t);
+  }
+  solve_from(seeds);
+  for (auto& [slot, t] : finished) {
+    Activity& a = acts_[slot];
+    const FlowDone d{a.id, a.start, t};
+    DoneFn done = std::move(a.done);
+    a.done = nullptr;
+    free_.push_back(slot);
+    if (!done) continue;
+    if (t <= now) done(d);
+    else q_.at(t, [done = std::move(done), d] { done(d); });
+  }
+}
+
+}  // namespace cs
