@@ -46,7 +46,7 @@ void balanced(const EpRoutingSpec& spec, const MoeShape& s, TokenRouting& out) {
       const int64_t base = int64_t(r) * s.tokens_per_rank + t;
       for (int i = 0; i < s.topk; ++i) {
         const int node = int((base + i % m) % nodes);
-        const int within = int((base * per_token_node + i / m) % per_node);
+        const int within = int(((base / nodes) * per_token_node + i / m) % per_node);
         out.experts[o++] = node * per_node + within;
       }
     }
