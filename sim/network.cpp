@@ -64,8 +64,12 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   a.id = next_id_++;
   a.start = q_.now();
   a.uses.clear();
+  // Latency-weighted sharing: the activity progresses at the common fair level ρ and moves w·ρ bytes per ns, with
+  // w = (1 µs / route latency); its size in ρ units is bytes / w.
+  const double w = opt_.latency_weighted && r.latency_ns > 0 ? 1000.0 / double(r.latency_ns) : 1.0;
+  a.remaining = double(req.bytes) / w;
   for (LinkId l : r.links()) {
-    a.uses.push_back(Use{l, 1.0});
+    a.uses.push_back(Use{l, w});
     link_bytes_[size_t(l)] += double(req.bytes);
   }
   a.done = std::move(done);

@@ -26,6 +26,10 @@ struct NetworkOptions {
   // Completions within this many ns of the earliest one are retired in the same re-solve (each at its own predicted
   // finish time); 0 = exact. The bandwidth they would have used until then goes to others a little early.
   TimeNs time_quantum_ns = 0;
+  // Sharing among flows: false = plain max-min (equal shares at a bottleneck: InfiniBand's credit-based flow control
+  // with congestion control off, reference §3); true = shares ∝ 1 / route latency, SimGrid CM02's model of TCP's
+  // RTT unfairness, used to check this solver against SimGrid on flows of unequal latencies.
+  bool latency_weighted = false;
 };
 
 class Network {
