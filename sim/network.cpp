@@ -10,7 +10,7 @@
 namespace cs {
 
 namespace {
-bool later(TimeNs ta, int64_t ia, TimeNs tb, int64_t ib) { return ta != tb ? ta > tb : ia > ib; }
+bool later(TimeNs ta, uint64_t ia, TimeNs tb, uint64_t ib) { return ta != tb ? ta > tb : ia > ib; }
 struct ShareEntry {
   double share;
   LinkId link;
@@ -61,6 +61,7 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   a.sharing = false;
   a.remaining = double(req.bytes);
   a.rate = 0;
+  a.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
   a.uses.clear();
@@ -109,6 +110,7 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   a.sharing = false;
   a.remaining = bottleneck_bytes;
   a.rate = 0;
+  a.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
   a.uses.clear();
@@ -172,14 +174,8 @@ void Network::activate_batch(TimeNs at) {
       seeds.push_back(u.link);
     }
   }
-  for (uint32_t s : instant) {  // nothing to carry: done when the latency is over
-    Activity& a = acts_[s];
-    a.finish = at;
-    ++a.finish_version;
-    completions_.push_back(Completion{at, a.id, s, a.finish_version});
-    std::push_heap(completions_.begin(), completions_.end(),
-                   [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); });
-  }
+  for (uint32_t s : instant) acts_[s].finish = at;  // nothing to carry: done when the latency is over
+  if (!instant.empty()) arm_group(new_group(std::move(instant)));
   solve_from(seeds);
 }
 
@@ -278,28 +274,54 @@ void Network::solve_from(std::span<const LinkId> seeds) {
   for (uint32_t s : comp) {
     Activity& a = acts_[s];
     a.finish = now + duration_ns(a.remaining, a.rate);
-    ++a.finish_version;
-    completions_.push_back(Completion{a.finish, a.id, s, a.finish_version});
-    std::push_heap(completions_.begin(), completions_.end(),
-                   [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); });
   }
+  arm_group(new_group(std::move(comp)));
   schedule_wakeup();
 }
 
-void Network::schedule_wakeup() {
-  auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); };
-  auto valid = [this](const Completion& c) {
-    const Activity& a = acts_[c.slot];
-    return a.live && a.finish_version == c.version && a.sharing;
-  };
-  if (completions_.size() > 4 * active_ + 4096) {  // superseded predictions pile up under frequent re-solves
-    std::erase_if(completions_, [&](const Completion& c) { return !valid(c); });
-    std::make_heap(completions_.begin(), completions_.end(), cmp);
+uint32_t Network::new_group(std::vector<uint32_t> slots) {
+  uint32_t g;
+  if (!free_groups_.empty()) {
+    g = free_groups_.back();
+    free_groups_.pop_back();
+  } else {
+    g = uint32_t(groups_.size());
+    groups_.emplace_back();
   }
-  while (!completions_.empty()) {  // drop superseded predictions
+  Group& grp = groups_[g];
+  grp.gen++;
+  grp.slots = std::move(slots);
+  for (uint32_t s : grp.slots) acts_[s].group = g, acts_[s].group_gen = grp.gen;
+  return g;
+}
+
+// Pushes the group's earliest finish among the activities it still owns, or frees the group when it owns none.
+void Network::arm_group(uint32_t g) {
+  Group& grp = groups_[g];
+  TimeNs first = std::numeric_limits<TimeNs>::max();
+  size_t keep = 0;
+  for (uint32_t s : grp.slots) {
+    const Activity& a = acts_[s];
+    if (!a.live || a.group != g || a.group_gen != grp.gen) continue;
+    grp.slots[keep++] = s;
+    first = std::min(first, a.finish);
+  }
+  grp.slots.resize(keep);
+  if (keep == 0) {
+    grp.gen++;
+    free_groups_.push_back(g);
+    return;
+  }
+  completions_.push_back(Completion{first, next_order_++, g, grp.gen});
+  std::push_heap(completions_.begin(), completions_.end(),
+                 [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); });
+}
+
+void Network::schedule_wakeup() {
+  auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
+  while (!completions_.empty()) {  // drop entries of groups whose activities were all re-solved elsewhere
     const Completion& c = completions_.front();
-    const Activity& a = acts_[c.slot];
-    if (a.live && a.finish_version == c.version && a.sharing) break;
+    if (groups_[c.group].gen == c.gen) break;
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
     completions_.pop_back();
   }
@@ -314,24 +336,31 @@ void Network::schedule_wakeup() {
 void Network::wakeup(uint64_t token) {
   if (token != wake_token_) return;  // superseded by an earlier wakeup
   wake_at_ = -1;
-  const TimeNs now = q_.now();
-  auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.id, y.t, y.id); };
+  const TimeNs now = q_.now(), horizon = now + opt_.time_quantum_ns;
+  auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
   std::vector<LinkId> seeds;
   std::vector<std::pair<uint32_t, TimeNs>> finished;
-  while (!completions_.empty()) {
+  std::vector<uint32_t> rearm;
+  while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
-    Activity& a = acts_[c.slot];
-    const bool valid = a.live && a.finish_version == c.version && a.sharing;
-    if (valid && c.t > now + opt_.time_quantum_ns) break;
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
     completions_.pop_back();
-    if (!valid) continue;
-    a.live = false;
-    --active_;
-    for (const Use& u : a.uses) seeds.push_back(u.link);
-    finished.emplace_back(c.slot, c.t);
+    Group& grp = groups_[c.group];
+    if (grp.gen != c.gen) continue;
+    for (uint32_t s : grp.slots) {
+      Activity& a = acts_[s];
+      if (!a.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
+      a.live = false;
+      --active_;
+      for (const Use& u : a.uses) seeds.push_back(u.link);
+      finished.emplace_back(s, a.finish);
+    }
+    rearm.push_back(c.group);
   }
+  // Groups untouched by the re-solve keep their other activities' predictions.
   solve_from(seeds);
+  for (uint32_t g : rearm) arm_group(g);
+  schedule_wakeup();
   for (auto& [slot, t] : finished) {
     Activity& a = acts_[slot];
     const FlowDone d{a.id, a.start, t};

@@ -67,7 +67,7 @@ class Network {
     double rate = 0;           // bytes per ns
     TimeNs last = 0;           // time `remaining` was last brought up to date
     TimeNs finish = 0;
-    uint32_t finish_version = 0;
+    uint32_t group = 0, group_gen = 0;  // the solve group that last set `finish`
     int64_t id = 0;
     TimeNs start = 0;
     std::vector<Use> uses;
@@ -78,11 +78,19 @@ class Network {
   struct Member {
     uint32_t slot, gen;
   };
+  // The activities one solve gave rates to, with one heap entry at their earliest finish: a solve pushes one entry,
+  // not one per activity; a wakeup scans the group (as the solve did), retires what is due and re-arms the rest.
+  struct Group {
+    uint32_t gen = 0;
+    std::vector<uint32_t> slots;
+  };
   struct Completion {
     TimeNs t;
-    int64_t id;
-    uint32_t slot, version;
+    uint64_t order;  // tie-break: groups in creation order
+    uint32_t group, gen;
   };
+  void arm_group(uint32_t g);
+  uint32_t new_group(std::vector<uint32_t> slots);
 
   uint32_t new_slot();
   void schedule_activation(uint32_t slot, TimeNs at);
@@ -105,7 +113,10 @@ class Network {
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
   uint32_t epoch_ = 0;
-  std::vector<Completion> completions_;  // min-heap on (t, id)
+  std::vector<Completion> completions_;  // min-heap on (t, order)
+  std::vector<Group> groups_;
+  std::vector<uint32_t> free_groups_;
+  uint64_t next_order_ = 0;
   std::vector<std::pair<TimeNs, std::vector<uint32_t>>> pending_;  // activations by time (few distinct times)
   int64_t next_id_ = 0;
   uint64_t wake_token_ = 0;
