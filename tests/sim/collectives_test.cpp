@@ -52,8 +52,9 @@ TEST(Collectives, TreeAllReduceIsBoundedByTheNicPerTree) {
   CollectiveSpec s = group(CollectiveKind::all_reduce, 0, 64, 1 << 30);
   s.algo = CollectiveAlgo::tree;
   const auto r = run_collective(t, s);
-  // Pipelined double binary tree: an inner node's leader sends S/2 up and S/2 to each of two children down one NIC:
-  // the busiest NIC direction carries S/2 × (1 + 2) over 40 GB/s… unless its children sit elsewhere; at least S/2.
+  // Pipelined double binary tree: every tree edge carries S/2 each way at once; an inner node's leader NIC sends S/2
+  // to its parent and S/2 to each of its two children, so the busiest NIC direction carries between S/2 and 3·S/2
+  // at 40 GB/s.
   EXPECT_GE(double(r.time_ns), double(1 << 30) / 2 / 40);
   EXPECT_LE(double(r.time_ns), 3.0 * double(1 << 30) / 2 / 40 + 10000);
 }
@@ -113,9 +114,13 @@ TEST(Collectives, RoutingModelsAreDeterministicAndShapedAsAdvertised) {
     std::vector<int64_t> load(256, 0);
     for (int32_t e : a.experts) load[size_t(e)]++;
     const auto [lo, hi] = std::minmax_element(load.begin(), load.end());
-    if (kind == RoutingKind::balanced) EXPECT_LE(*hi - *lo, 1);
-    if (kind == RoutingKind::random) EXPECT_LT(double(*hi), 1.5 * 64 * 512 * 8 / 256);
-    if (kind == RoutingKind::zipf) EXPECT_GT(double(*hi), 5.0 * double(*lo + 1));
+    if (kind == RoutingKind::balanced) {
+      EXPECT_LE(*hi - *lo, 1);
+    } else if (kind == RoutingKind::random) {
+      EXPECT_LT(double(*hi), 1.5 * 64 * 512 * 8 / 256);
+    } else {
+      EXPECT_GT(double(*hi), 5.0 * double(*lo + 1));  // zipf 1.2: the most popular expert dwarfs the least
+    }
     for (size_t i = 0; i < a.experts.size(); i += 8) {  // distinct experts per token
       std::set<int32_t> uniq(a.experts.begin() + long(i), a.experts.begin() + long(i) + 8);
       EXPECT_EQ(uniq.size(), 8u);
@@ -123,7 +128,7 @@ TEST(Collectives, RoutingModelsAreDeterministicAndShapedAsAdvertised) {
   }
   spec.kind = RoutingKind::random;
   spec.seed = 2;
-  EXPECT_NE(route_tokens(spec, shape).experts, route_tokens(EpRoutingSpec{RoutingKind::random, 1}, shape).experts);
+  EXPECT_NE(route_tokens(spec, shape).experts, route_tokens(EpRoutingSpec{RoutingKind::random, 1, 1.0, "", 4}, shape).experts);
 }
 
 TEST(Collectives, LoadFileRoutingAndItsErrors) {
