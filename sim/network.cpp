@@ -179,7 +179,7 @@ void Network::activate_batch(TimeNs at) {
   solve_from(seeds);
 }
 
-void Network::solve_from(std::span<const LinkId> seeds) {
+void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
   const TimeNs now = q_.now();
   ++epoch_;
   if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias
@@ -201,6 +201,11 @@ void Network::solve_from(std::span<const LinkId> seeds) {
       members[keep++] = m;
       if (a.mark == epoch_) continue;
       a.mark = epoch_;
+      // Single-weight flows below the level keep their rates (coflows, with per-link weights, are always re-solved).
+      a.fixed = a.rate > 0 && a.rate < keep_below && a.uses.size() <= size_t(Route::kMaxHops) &&
+                std::all_of(a.uses.begin(), a.uses.end(), [&](const Use& u) { return u.weight == a.uses[0].weight; });
+      a.frozen = a.fixed;
+      if (a.fixed) continue;
       comp.push_back(m.slot);
       for (const Use& u : a.uses)
         if (link_mark_[size_t(u.link)] != epoch_) link_mark_[size_t(u.link)] = epoch_, links.push_back(u.link);
@@ -214,7 +219,13 @@ void Network::solve_from(std::span<const LinkId> seeds) {
   ++solves_;
   solved_activities_ += comp.size();
   for (LinkId l : links) {
-    rem_[size_t(l)] = topo_.link(l).bytes_per_ns;
+    double cap = topo_.link(l).bytes_per_ns;
+    if (keep_below > 0)
+      for (const Member& m : link_members_[size_t(l)]) {
+        const Activity& a = acts_[m.slot];
+        if (a.gen == m.gen && a.live && a.mark == epoch_ && a.fixed) cap -= a.uses[0].weight * a.rate;
+      }
+    rem_[size_t(l)] = std::max(0.0, cap);
     wsum_[size_t(l)] = 0;
     unfrozen_[size_t(l)] = 0;
   }
@@ -341,6 +352,7 @@ void Network::wakeup(uint64_t token) {
   std::vector<LinkId> seeds;
   std::vector<std::pair<uint32_t, TimeNs>> finished;
   std::vector<uint32_t> rearm;
+  double keep_below = std::numeric_limits<double>::infinity();
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
@@ -352,13 +364,14 @@ void Network::wakeup(uint64_t token) {
       if (!a.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
       a.live = false;
       --active_;
+      keep_below = std::min(keep_below, a.rate);
       for (const Use& u : a.uses) seeds.push_back(u.link);
       finished.emplace_back(s, a.finish);
     }
     rearm.push_back(c.group);
   }
   // Groups untouched by the re-solve keep their other activities' predictions.
-  solve_from(seeds);
+  solve_from(seeds, keep_below);
   for (uint32_t g : rearm) arm_group(g);
   schedule_wakeup();
   for (auto& [slot, t] : finished) {

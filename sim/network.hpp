@@ -74,6 +74,7 @@ class Network {
     DoneFn done;
     uint32_t mark = 0;         // solve epoch
     bool frozen = false;
+    bool fixed = false;        // keeps its rate in the current solve
   };
   struct Member {
     uint32_t slot, gen;
@@ -95,7 +96,10 @@ class Network {
   uint32_t new_slot();
   void schedule_activation(uint32_t slot, TimeNs at);
   void activate_batch(TimeNs at);
-  void solve_from(std::span<const LinkId> seeds);
+  // Re-solves the activities connected to the seed links. Those with rate < keep_below keep their rates: when
+  // activities leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling
+  // runs identically up to that level, since the leavers' links all saturate at or above it).
+  void solve_from(std::span<const LinkId> seeds, double keep_below = 0);
   void schedule_wakeup();
   void wakeup(uint64_t token);
 
