@@ -17,9 +17,7 @@ namespace cs {
 
 namespace {
 CollectiveResult deepep(int ep, CollectiveKind kind) {
-  static std::map<int, std::unique_ptr<Topology>> topos;  // test-local cache of built clusters
-  auto& t = topos[ep];
-  if (!t) t = std::make_unique<Topology>(testing::h800_cluster(std::max(1, ep / 8)));
+  const Topology t(testing::h800_cluster(std::max(1, ep / 8)));
   CollectiveSpec s;
   s.kind = kind;
   for (int g = 0; g < ep; ++g) s.gpus.push_back(g);
@@ -30,7 +28,7 @@ CollectiveResult deepep(int ep, CollectiveKind kind) {
   s.routing.kind = RoutingKind::random;
   s.routing.seed = 1;
   s.routing.max_nodes = std::min(std::max(1, ep / 8), 4);
-  return run_collective(*t, s, NetworkOptions{NetworkMode::coflow, 0});
+  return run_collective(t, s, NetworkOptions{NetworkMode::coflow, 0});
 }
 }  // namespace
 
