@@ -74,6 +74,16 @@ void run(const CollectiveArgs& a) {
   } else {
     fmt::print("  algbw        {:.2f} GB/s   busbw {:.2f} GB/s (nccl-tests definitions)\n", r.algbw_gbps, r.busbw_gbps);
   }
+  // The same idea for every kind: the most utilised link's bytes over the time (what its port counter would show).
+  double busiest_bytes = 0, busiest_util = 0;
+  LinkId busiest = 0;
+  for (size_t l = 0; l < topo.links(); ++l) {
+    const double util = r.link_bytes[l] / topo.link(LinkId(l)).bytes_per_ns;
+    if (util > busiest_util) busiest_util = util, busiest_bytes = r.link_bytes[l], busiest = LinkId(l);
+  }
+  fmt::print("  bottleneck   {:.2f} GB/s on {} ({:.0f} bytes, capacity {:.1f} GB/s)\n",
+             busiest_bytes / double(std::max<TimeNs>(r.time_ns, 1)), topo.link(busiest).name, busiest_bytes,
+             topo.link(busiest).bytes_per_ns);
   // Utilisation per link class: bytes carried ÷ (capacity × time), mean over the links of the class that carried
   // traffic, and the busiest link.
   struct ClassUse {
