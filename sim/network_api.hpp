@@ -13,13 +13,12 @@
 
 namespace cs {
 
-// ---- event core (sim/event_queue.hpp) ----
+// ---- event core: sim/event_queue.hpp ----
 // class EventQueue {
-//  public:
 //   TimeNs now() const;
 //   void at(TimeNs t, std::function<void()> fn);   // t >= now(); equal times run in insertion order
-//   bool step();                                    // run one event; false when empty
-//   void run();                                     // until empty
+//   void after(TimeNs dt, std::function<void()>);
+//   bool step(); void run(); void run_until(TimeNs);
 //   uint64_t events_processed() const;
 // };
 
@@ -42,14 +41,12 @@ enum class PathKind {
                // same-rail GPU in the source node first (NCCL's PXN)
 };
 
-// class Topology {
-//  public:
-//   explicit Topology(const ClusterSpec&);          // built as a Boost.Graph graph
-//   int gpus() const; int nodes() const; int gpus_per_node() const;
-//   int node_of(int gpu) const; int local_index(int gpu) const;
-//   const LinkInfo& link(LinkId) const; size_t links() const;
-//   std::span<const LinkId> route(int src_gpu, int dst_gpu, PathKind, uint64_t flow_hash = 0) const;  // cached
-//   void fail_link(LinkId); void fail_switch(...);  // reroute
+// class Topology (sim/topology.hpp) {
+//   explicit Topology(const ClusterSpec&);          // built and validated as a Boost.Graph graph
+//   int gpus(), nodes(), gpus_per_node(), node_of(gpu), local_index(gpu), gpu_at(node, local);
+//   const LinkInfo& link(LinkId); size_t links();
+//   Route route(int src_gpu, int dst_gpu, PathKind, uint64_t flow_hash = 0) const;  // Route::links() is a span
+//   void fail_link(LinkId); void fail_switch(const std::string& name);             // later routes avoid them
 // };
 
 // ---- network (sim/network.hpp) ----
@@ -68,14 +65,15 @@ struct FlowDone {
   TimeNs finish = 0;
 };
 
-// class Network {
-//  public:
-//   Network(const Topology&, EventQueue&, NetworkOptions);   // options: mode (flow | coflow), time quantum ns
-//   // Starts at q.now(); `done` runs at the flow's finish time (latency of the path included).
-//   int64_t start_flow(const FlowRequest&, std::function<void(const FlowDone&)> done);
-//   // One activity for a whole set of flows (coflow mode): finishes when its bottleneck link has carried its bytes.
-//   int64_t start_coflow(std::vector<FlowRequest>, std::function<void(const FlowDone&)> done);
-//   // per-link carried bytes and busy time, for utilisation reports
+// class Network (sim/network.hpp) {
+//   Network(const Topology&, EventQueue&, NetworkOptions);  // mode flow|coflow, time_quantum_ns, latency_weighted
+//   int64_t start_flow(const FlowRequest&, std::function<void(const FlowDone&)> done);   // done at finish time
+//   int64_t start_coflow(std::span<const FlowRequest>, DoneFn done);  // one activity, bottleneck-limited
+//   void start_flows(std::span<const FlowRequest>, DoneFn done);      // per flow or one coflow, per the options
+//   const std::vector<double>& link_bytes() const;                    // per-link carried bytes
 // };
+// Collectives (sim/collectives.hpp): plan_collective(topo, CollectiveSpec) → rounds of flows;
+// start_collective(net, plan, done) on a shared queue; run_collective(topo, spec, options) in isolation;
+// CollectiveTimer(topo, options).duration(spec): isolated durations cached by shape.
 
 }  // namespace cs

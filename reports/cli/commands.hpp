@@ -7,4 +7,5 @@ namespace cs::cli {
 void add_describe(CLI::App& app);
 void add_schedule(CLI::App& app);
 void add_calibrate(CLI::App& app);
+void add_collective(CLI::App& app);
 }  // namespace cs::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   cs::cli::add_describe(app);
   cs::cli::add_schedule(app);
   cs::cli::add_calibrate(app);
+  cs::cli::add_collective(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

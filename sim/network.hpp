@@ -1,0 +1,132 @@
+// The fluid network model: every active flow gets a rate by max-min fair sharing of link capacities (progressive
+// filling), rates are constant between events, and an event (flows starting after their route latency, flows
+// finishing) re-solves only the activities connected to it through shared links. A coflow is one activity for a
+// whole set of flows: it uses each link in proportion to the bytes its flows put there and finishes when its
+// bottleneck link has carried its bytes (SimGrid's parallel-task model); it is the fast mode for collectives whose
+// only interesting output is the finish time.
+//
+// Semantics match SimGrid's CM02 model with cross-traffic and the TCP window bound off: a flow first waits its
+// route's latency, then shares bandwidth until its bytes are carried. Times are integer ns, finish times are
+// rounded up to the next ns.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "sim/event_queue.hpp"
+#include "sim/topology.hpp"
+
+namespace cs {
+
+enum class NetworkMode { flow, coflow };
+
+struct NetworkOptions {
+  NetworkMode mode = NetworkMode::flow;  // how start_flows() runs a set of flows (start_flow is always per flow)
+  // Completions within this many ns of the earliest one are retired in the same re-solve (each at its own predicted
+  // finish time); 0 = exact. The bandwidth they would have used until then goes to others a little early.
+  TimeNs time_quantum_ns = 0;
+  // Sharing among flows: false = plain max-min (equal shares at a bottleneck: InfiniBand's credit-based flow control
+  // with congestion control off, reference §3); true = shares ∝ 1 / route latency, SimGrid CM02's model of TCP's
+  // RTT unfairness, used to check this solver against SimGrid on flows of unequal latencies.
+  bool latency_weighted = false;
+};
+
+class Network {
+ public:
+  using DoneFn = std::function<void(const FlowDone&)>;
+
+  Network(const Topology& topo, EventQueue& queue, NetworkOptions options = {});
+
+  // Starts at queue.now(); `done` runs at the finish time (route latency included).
+  int64_t start_flow(const FlowRequest& req, DoneFn done);
+  // One activity for the set (see the header comment); FlowDone.start/finish cover the whole set.
+  int64_t start_coflow(std::span<const FlowRequest> flows, DoneFn done);
+  // A set of flows run as the options say (per flow or one coflow); `done` runs once, when the last one finishes.
+  void start_flows(std::span<const FlowRequest> flows, DoneFn done);
+
+  const Topology& topology() const { return topo_; }
+  TimeNs now() const { return q_.now(); }
+  const NetworkOptions& options() const { return opt_; }
+  // Bytes each link has carried or is committed to carry (counted when an activity starts).
+  const std::vector<double>& link_bytes() const { return link_bytes_; }
+  uint64_t solves() const { return solves_; }
+  uint64_t solved_activities() const { return solved_activities_; }
+  size_t active() const { return active_; }
+
+ private:
+  struct Use {
+    LinkId link;
+    double weight;
+  };
+  struct Activity {
+    uint32_t gen = 0;          // bumped when the slot is reused, so stale link memberships are recognised
+    bool live = false;
+    bool sharing = false;      // past its latency, taking part in sharing
+    double remaining = 0;      // bytes (a coflow: bytes on its bottleneck link)
+    double rate = 0;           // bytes per ns
+    TimeNs last = 0;           // time `remaining` was last brought up to date
+    TimeNs finish = 0;
+    uint32_t group = 0, group_gen = 0;  // the solve group that last set `finish`
+    int64_t id = 0;
+    TimeNs start = 0;
+    std::vector<Use> uses;
+    DoneFn done;
+    uint32_t mark = 0;         // solve epoch
+    bool frozen = false;
+    bool fixed = false;        // keeps its rate in the current solve
+  };
+  struct Member {
+    uint32_t slot, gen;
+  };
+  // The activities one solve gave rates to, with one heap entry at their earliest finish: a solve pushes one entry,
+  // not one per activity; a wakeup scans the group (as the solve did), retires what is due and re-arms the rest.
+  struct Group {
+    uint32_t gen = 0;
+    std::vector<uint32_t> slots;
+  };
+  struct Completion {
+    TimeNs t;
+    uint64_t order;  // tie-break: groups in creation order
+    uint32_t group, gen;
+  };
+  void arm_group(uint32_t g);
+  uint32_t new_group(std::vector<uint32_t> slots);
+
+  uint32_t new_slot();
+  void schedule_activation(uint32_t slot, TimeNs at);
+  void activate_batch(TimeNs at);
+  // Re-solves the activities connected to the seed links. Those with rate < keep_below keep their rates: when
+  // activities leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling
+  // runs identically up to that level, since the leavers' links all saturate at or above it).
+  void solve_from(std::span<const LinkId> seeds, double keep_below = 0);
+  void schedule_wakeup();
+  void wakeup(uint64_t token);
+
+  const Topology& topo_;
+  EventQueue& q_;
+  NetworkOptions opt_;
+  std::vector<Activity> acts_;
+  std::vector<uint32_t> free_;
+  std::vector<std::vector<Member>> link_members_;
+  std::vector<double> link_bytes_;
+  // Scratch of the solver, per link.
+  std::vector<double> rem_, wsum_;
+  std::vector<int32_t> unfrozen_;
+  std::vector<uint32_t> link_mark_, link_version_;
+  std::vector<uint64_t> dirty_mark_;
+  uint64_t dirty_stamp_ = 0;
+  uint32_t epoch_ = 0;
+  std::vector<Completion> completions_;  // min-heap on (t, order)
+  std::vector<Group> groups_;
+  std::vector<uint32_t> free_groups_;
+  uint64_t next_order_ = 0;
+  std::vector<std::pair<TimeNs, std::vector<uint32_t>>> pending_;  // activations by time (few distinct times)
+  int64_t next_id_ = 0;
+  uint64_t wake_token_ = 0;
+  TimeNs wake_at_ = -1;
+  uint64_t solves_ = 0, solved_activities_ = 0;
+  size_t active_ = 0;
+};
+
+}  // namespace cs
