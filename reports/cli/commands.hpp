@@ -5,4 +5,5 @@
 
 namespace cs::cli {
 void add_describe(CLI::App& app);
+void add_sweep(CLI::App& app);
 }  // namespace cs::cli
