@@ -50,6 +50,18 @@ std::vector<PathPart> split_path(const std::string& path) {
   return parts;
 }
 
+// A new section at `walked` under `parent`: empty, except cluster.gpu under a cluster preset, which starts as that
+// preset's own GPU preset (the loader reads an inline gpu mapping without a preset as a whole new GPU).
+YAML::Node inherited_gpu(const std::string& walked, const YAML::Node& parent) {
+  YAML::Node section(YAML::NodeType::Map);
+  if (walked != "cluster.gpu" || !parent["preset"] || !parent["preset"].IsScalar()) return section;
+  const auto file = std::filesystem::path(preset_dir()) / "clusters" / (parent["preset"].Scalar() + ".yaml");
+  if (!std::filesystem::exists(file)) return section;  // the loader names the unknown preset
+  const YAML::Node cluster = load_yaml_file(file.string());
+  if (cluster["gpu"] && cluster["gpu"].IsScalar()) section["preset"] = cluster["gpu"].Scalar();
+  return section;
+}
+
 // Sets one field of `root` in place. Scalars are written into an existing scalar node so the base file's line stays
 // attached to it (the loader's messages then point at the base's own line for that field).
 void set_field(YAML::Node root, const FieldValue& f, const std::string& sweep_file) {
@@ -73,9 +85,9 @@ void set_field(YAML::Node root, const FieldValue& f, const std::string& sweep_fi
     }
     if (!child || child.IsNull()) {
       if (p.index >= 0) fail(fmt::format("{} is not a list in the base scenario", walked));
-      cur[p.key] = YAML::Node(YAML::NodeType::Map);
+      cur[p.key] = inherited_gpu(walked, cur);
       child.reset(cur[p.key]);
-    } else if (child.IsScalar() && p.index < 0) {
+    } else if (child.IsScalar() && p.index < 0 && (walked == "model" || walked == "cluster" || walked == "cluster.gpu")) {
       // A preset named by a string: override one of its fields with {preset: NAME, field: value}.
       YAML::Node m(YAML::NodeType::Map);
       m["preset"] = child.Scalar();
