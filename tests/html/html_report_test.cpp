@@ -3,6 +3,7 @@
 // The browser tests skip (exit 77) where no chromium is installed.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -18,6 +19,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+
+// This process's own scratch folder (tests may run in parallel), removed when it exits.
+const cs::test::ScratchDir kRoot("clustersim-html");
 
 const fs::path kOut = fs::path(CLUSTERSIM_BINARY).parent_path() / "html-report-test";
 
@@ -65,7 +69,7 @@ nlohmann::json run_report() {
 
 // A real sweep summary, from the synthetic test evaluator.
 nlohmann::json sweep_summary() {
-  const fs::path dir = fs::temp_directory_path() / "clustersim-html-sweep";
+  const fs::path dir = kRoot.path / "sweep";
   fs::remove_all(dir);
   fs::create_directories(dir);
   cs::test::write_text((dir / "base.yaml").string(), cs::test::kTestBase);
@@ -89,7 +93,7 @@ TEST(HtmlReport, IsSelfContainedAndEmbedsTheDataSafely) {
 }
 
 TEST(HtmlReport, MissingAssetsSayWhatToDo) {
-  const fs::path empty = fs::temp_directory_path() / "clustersim-html-no-assets";
+  const fs::path empty = kRoot.path / "no-assets";
   fs::create_directories(empty);
   try {
     cs::render_html_report(run_report(), empty.string());

@@ -20,6 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// This process's own scratch folder (tests may run in parallel), removed when it exits.
+const cs::test::ScratchDir kRoot("clustersim-sweep-cli");
+
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
@@ -42,7 +45,7 @@ Shell shell(const std::string& cmd) {
 }
 
 fs::path fixture(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "clustersim-sweep-cli" / name;
+  const fs::path dir = kRoot.path / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   cs::test::write_text((dir / "base.yaml").string(), cs::test::kTestBase);

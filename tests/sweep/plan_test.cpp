@@ -1,6 +1,7 @@
 // Sweep files: point order, stable ids, how fields are applied to the base scenario, and malformed sweep files
 // (each must fail naming the sweep file, the line, the field and what is allowed).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -12,8 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// This process's own scratch folder (tests may run in parallel), removed when it exits.
+const cs::test::ScratchDir kRoot("clustersim-sweep-plan");
+
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "clustersim-sweep-plan" / name;
+  const fs::path dir = kRoot.path / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   cs::test::write_text((dir / "base.yaml").string(), cs::test::kTestBase);

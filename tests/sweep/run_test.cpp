@@ -1,6 +1,7 @@
 // Running sweeps with the synthetic test evaluator: infeasible points listed with their reason, byte-identical files
 // whatever the thread count, resume after a cut-off journal, CSV columns from the evaluator, best point and front.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -17,6 +18,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// This process's own scratch folder (tests may run in parallel), removed when it exits.
+const cs::test::ScratchDir kRoot("clustersim-sweep-run");
+
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
@@ -28,7 +32,7 @@ struct Fixture {
   fs::path dir;
   cs::SweepPlan plan;
   explicit Fixture(const std::string& name, const std::string& sweep = cs::test::kTestSweep) {
-    dir = fs::temp_directory_path() / "clustersim-sweep-run" / name;
+    dir = kRoot.path / name;
     fs::remove_all(dir);
     fs::create_directories(dir);
     cs::test::write_text((dir / "base.yaml").string(), cs::test::kTestBase);

@@ -2,7 +2,10 @@
 // function of the layout and schedule, shaped only so that a sweep has a real trade-off (more GPUs: fewer days, more
 // GPU-hours), some points that "do not fit" and some that the scenario loader rejects. They mean nothing physically.
 #pragma once
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -71,6 +74,17 @@ zip:
   - cluster.nodes: [128, 256]
     layout.data_parallel: [64, 128]
 )";
+
+// A scratch folder under the system's temporary folder, named after the process, removed on destruction.
+struct ScratchDir {
+  std::filesystem::path path;
+  explicit ScratchDir(const std::string& prefix)
+      : path(std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(::getpid()))) {}
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
 
 inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
