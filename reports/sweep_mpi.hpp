@@ -44,6 +44,18 @@ class MpiRanks {
   }
   MpiRanks(const MpiRanks&) = delete;
   MpiRanks& operator=(const MpiRanks&) = delete;
+  // True when `ok` holds on every rank (a collective: every rank must call it). Lets all ranks stop together when
+  // one of them cannot go on, instead of the others waiting for it forever.
+  bool all(bool ok) const {
+#ifdef CLUSTERSIM_MPI
+    if (mpi_) {
+      int mine = ok ? 1 : 0, every = 0;
+      MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+      return every == 1;
+    }
+#endif
+    return ok;
+  }
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool mpi() const { return mpi_; }
@@ -62,23 +74,11 @@ class MpiRanks {
   bool mpi_ = false;
 };
 
-struct MpiSweepResult {
-  nlohmann::json summary;              // rank 0 only (null elsewhere)
-  std::vector<std::string> warnings;   // rank 0: the journal's
-};
-
-// Runs the sweep on every rank (falls back to run_sweep without MPI). `progress` is called on rank 0 only.
-inline MpiSweepResult run_sweep_ranks(const MpiRanks& ranks, const SweepPlan& plan, const Evaluator& eval,
+// Runs the sweep on every rank (run_sweep without MPI). Returns the summary on rank 0, null elsewhere; `progress` and
+// `warn` are called on rank 0 only.
+inline nlohmann::json run_sweep_ranks(const MpiRanks& ranks, const SweepPlan& plan, const Evaluator& eval,
                                       const SweepOptions& opt) {
-  MpiSweepResult out;
-  if (!ranks.mpi()) {
-    SweepJournal probe(opt.out_dir, plan, opt.resume);  // for its warnings; run_sweep reopens it
-    out.warnings = probe.warnings();
-    SweepOptions o = opt;
-    o.resume = true;
-    out.summary = run_sweep(plan, eval, o);
-    return out;
-  }
+  if (!ranks.mpi()) return run_sweep(plan, eval, opt);
 #ifdef CLUSTERSIM_MPI
   constexpr int kTagResult = 1, kTagDone = 2;
   auto send = [](const std::string& text, int tag) {
@@ -89,6 +89,8 @@ inline MpiSweepResult run_sweep_ranks(const MpiRanks& ranks, const SweepPlan& pl
     std::vector<unsigned long long> todo;
     if (ranks.rank() == 0) {
       journal = std::make_unique<SweepJournal>(opt.out_dir, plan, opt.resume);
+      if (opt.warn)
+        for (const std::string& w : journal->warnings()) opt.warn(w);
       for (size_t i : pending_points(plan, *journal)) todo.push_back(i);
     }
     unsigned long long n = todo.size();
@@ -104,7 +106,7 @@ inline MpiSweepResult run_sweep_ranks(const MpiRanks& ranks, const SweepPlan& pl
         send(nlohmann::json{{"index", r.index}, {"row", to_json(r)}}.dump(), kTagResult);
       });
       send("", kTagDone);
-      return out;
+      return nullptr;
     }
     OrderedWriter writer(*journal, std::vector<size_t>(todo.begin(), todo.end()));
     const size_t total = plan.size();
@@ -142,13 +144,12 @@ inline MpiSweepResult run_sweep_ranks(const MpiRanks& ranks, const SweepPlan& pl
       }
     });
     while (running > 0) receive(true);
-    out.summary = finish_sweep(opt.out_dir, plan, *journal);
-    out.warnings = journal->warnings();
+    return finish_sweep(opt.out_dir, plan, *journal);
   } catch (const std::exception& e) {
     ranks.abort(e.what());
   }
 #endif
-  return out;
+  return nullptr;
 }
 
 }  // namespace cs

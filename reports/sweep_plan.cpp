@@ -65,7 +65,7 @@ YAML::Node inherited_gpu(const std::string& walked, const YAML::Node& parent) {
 // Sets one field of `root` in place. Scalars are written into an existing scalar node so the base file's line stays
 // attached to it (the loader's messages then point at the base's own line for that field).
 void set_field(YAML::Node root, const FieldValue& f, const std::string& sweep_file) {
-  auto fail = [&](const std::string& what) { throw ScenarioError(sweep_file, f.line, 0, f.path, what); };
+  auto fail = [&](const std::string& what) { throw ScenarioError(sweep_file, f.line, f.column, f.path, what); };
   const std::vector<PathPart> parts = split_path(f.path);
   if (parts.empty()) fail("not a field path: expected keys separated by dots, e.g. layout.pipeline_parallel or "
                           "training.phases[0].tokens");
@@ -119,7 +119,14 @@ bool path_within(const std::string& field, const std::string& path) {
 // Loads the base with one axis value applied, to turn errors that are about the sweep file itself (a path the
 // scenario does not have, a value the field cannot take) into errors at the sweep file's line. Errors about the
 // combination (validation: layout vs cluster, batch divisibility, …) are left for the points that hit them.
-void check_axis_value(const SweepPlan& plan, const AxisValue& v, int key_line) {
+// The loader's explanation without its location (a swept value has no line in the base file).
+std::string explanation(const ScenarioError& e) {
+  const std::string what = e.what();
+  const size_t at = what.find(e.field() + ": ");
+  return at == std::string::npos ? what : what.substr(at + e.field().size() + 2);
+}
+
+void check_axis_value(const SweepPlan& plan, const AxisValue& v, const YAML::Node& key) {
   YAML::Node tree = YAML::Load(plan.base_text);
   for (const FieldValue& f : v.fields) set_field(tree, f, plan.file);
   try {
@@ -128,17 +135,18 @@ void check_axis_value(const SweepPlan& plan, const AxisValue& v, int key_line) {
     const std::string what = e.what();
     for (const FieldValue& f : v.fields) {
       if (what.find("unknown field") != std::string::npos && path_within(e.field(), f.path))
-        throw ScenarioError(plan.file, key_line, 0, f.path,
-                            fmt::format("not a field of the base scenario {}: {}", plan.base_path, what));
+        throw ScenarioError(plan.file, yaml_line(key), yaml_column(key), f.path,
+                            fmt::format("not a field of the base scenario {}: {}: {}", plan.base_path, e.field(),
+                                        explanation(e)));
       // The scenario reader's type and range errors read "expected …"; validation's cross-field errors never do.
       if (e.field() == f.path && what.find(": expected ") != std::string::npos)
-        throw ScenarioError(plan.file, f.line, 0, f.path,
-                            fmt::format("value {} is not allowed: {}", show(f.value), what));
+        throw ScenarioError(plan.file, f.line, f.column, f.path,
+                            fmt::format("value {} is not allowed: {}", show(f.value), explanation(e)));
     }
   }
 }
 
-SweepAxis read_list_axis(YamlSection& s, const std::string& key, const std::string& path, int* line) {
+SweepAxis read_list_axis(YamlSection& s, const std::string& key, const std::string& path) {
   YAML::Node list = s.raw(key);
   if (!list.IsSequence() || list.size() == 0)
     s.fail(key, fmt::format("expected a non-empty list of values for field {}, got {}", path,
@@ -149,9 +157,8 @@ SweepAxis read_list_axis(YamlSection& s, const std::string& key, const std::stri
   for (const YAML::Node& v : list) {
     if (!seen.insert(canonical_value(v)).second)
       s.fail(key, fmt::format("value {} appears twice in the list for {}", canonical_value(v), path));
-    axis.values.push_back(AxisValue{{FieldValue{path, v, yaml_line(v)}}});
+    axis.values.push_back(AxisValue{{FieldValue{path, v, yaml_line(v), yaml_column(v)}}});
   }
-  *line = yaml_line(list);
   return axis;
 }
 
@@ -223,7 +230,7 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
     plan.base_text = ss.str();
   }
 
-  std::vector<int> key_lines;
+  std::vector<YAML::Node> keys;  // each axis's key (a zip group's mapping), for messages
   std::set<std::string> paths;
   auto add_path = [&](YamlSection& sec, const std::string& key, const std::string& path) {
     if (!paths.insert(path).second) sec.fail(key, fmt::format("field {} is swept twice", path));
@@ -233,9 +240,8 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
     for (auto it = g.node().begin(); it != g.node().end(); ++it) {
       const std::string key = it->first.Scalar();
       add_path(g, key, key);
-      int line = 0;
-      plan.axes.push_back(read_list_axis(g, key, key, &line));
-      key_lines.push_back(yaml_line(it->first));
+      plan.axes.push_back(read_list_axis(g, key, key));
+      keys.push_back(it->first);
     }
     g.finish();
   } else {
@@ -255,8 +261,7 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
       for (auto it = z.node().begin(); it != z.node().end(); ++it) {
         const std::string key = it->first.Scalar();
         add_path(z, key, key);
-        int line = 0;
-        SweepAxis one = read_list_axis(z, key, key, &line);
+        SweepAxis one = read_list_axis(z, key, key);
         if (axis.paths.empty()) {
           n = one.values.size();
           first = key;
@@ -271,7 +276,7 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
       z.finish();
       if (axis.paths.empty()) z.fail_here("a zip group needs at least one field → list");
       plan.axes.push_back(std::move(axis));
-      key_lines.push_back(yaml_line(zip[gi]));
+      keys.push_back(zip[gi]);
     }
   } else {
     s.raw("zip");
@@ -283,10 +288,11 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
     std::set<std::string> ids;
     for (const AxisValue& v : a.values)
       if (!ids.insert(point_id(v.fields)).second)
-        throw ScenarioError(file, v.fields[0].line, 0, v.fields[0].path, "this combination of values appears twice");
+        throw ScenarioError(file, v.fields[0].line, v.fields[0].column, v.fields[0].path,
+                            "this combination of values appears twice");
   }
   for (size_t i = 0; i < plan.axes.size(); ++i)
-    for (const AxisValue& v : plan.axes[i].values) check_axis_value(plan, v, key_lines[i]);
+    for (const AxisValue& v : plan.axes[i].values) check_axis_value(plan, v, keys[i]);
   return plan;
 }
 

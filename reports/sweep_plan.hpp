@@ -29,6 +29,7 @@ struct FieldValue {
   std::string path;
   YAML::Node value;
   int line = 0;
+  int column = 0;
 };
 
 // One value of one axis: the fields it sets (one for a grid axis, one per path for a zip group).

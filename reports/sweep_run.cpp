@@ -111,6 +111,8 @@ void run_points(const SweepPlan& plan, const std::vector<size_t>& indices, const
 
 nlohmann::json run_sweep(const SweepPlan& plan, const Evaluator& eval, const SweepOptions& opt) {
   SweepJournal journal(opt.out_dir, plan, opt.resume);
+  if (opt.warn)
+    for (const std::string& w : journal.warnings()) opt.warn(w);
   const std::vector<size_t> todo = pending_points(plan, journal);
   OrderedWriter writer(journal, todo);
   const size_t total = plan.size();

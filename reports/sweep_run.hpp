@@ -50,6 +50,7 @@ struct SweepOptions {
   int jobs = 0;          // worker threads; 0 = hardware threads
   bool resume = true;    // false: discard earlier results in out_dir
   std::function<void(size_t done, size_t total)> progress;  // called on the calling thread after each point
+  std::function<void(const std::string&)> warn;             // journal rows dropped on resume, and why
 };
 
 // The whole sweep in one process: resume from the journal, evaluate the rest, write CSV and summary.

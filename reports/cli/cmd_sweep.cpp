@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <exception>
+#include <stdexcept>
 #include <filesystem>
 #include <memory>
 
@@ -56,21 +58,29 @@ int run(const SweepArgs& a) {
   MpiRanks ranks;
   const Evaluator eval = scenario_figures;  // the step simulation replaces this once it lands
   SweepPlan plan;
+  std::exception_ptr failed;
   try {
     plan = load_sweep(a.file);
   } catch (const std::exception&) {
-    if (ranks.rank() != 0) return 2;  // every rank reads the same file; rank 0 says what is wrong
-    throw;
+    failed = std::current_exception();
+  }
+  // Every rank reads the same files; rank 0 says what is wrong, and all stop together.
+  if (!ranks.all(!failed)) {
+    if (ranks.rank() != 0) return 2;
+    if (failed) std::rethrow_exception(failed);
+    throw std::runtime_error(fmt::format("another MPI rank could not read {}", a.file));
   }
   SweepArgs args = a;
   if (args.out.empty()) args.out = "sweep-" + plan.name;
   ProgressBar bar(stderr, ranks.rank() == 0 && !args.quiet && isatty(STDERR_FILENO));
-  SweepOptions opt{args.out, args.jobs, !args.fresh, [&](size_t d, size_t t) { bar.update(d, t); }};
-  const MpiSweepResult res = run_sweep_ranks(ranks, plan, eval, opt);
+  std::vector<std::string> warnings;
+  SweepOptions opt{args.out, args.jobs, !args.fresh, [&](size_t d, size_t t) { bar.update(d, t); },
+                   [&](const std::string& w) { warnings.push_back(w); }};
+  const nlohmann::json summary = run_sweep_ranks(ranks, plan, eval, opt);
   if (ranks.rank() != 0) return 0;
   bar.finish();
-  if (!args.html.empty()) write_html_report(sweep_report_input(res.summary), args.html);
-  if (!args.quiet) print_summary(res.summary, args, res.warnings);
+  if (!args.html.empty()) write_html_report(sweep_report_input(summary), args.html);
+  if (!args.quiet) print_summary(summary, args, warnings);
   return 0;
 }
 

@@ -53,7 +53,7 @@ void BM_WholeSweep(benchmark::State& state) {
   const cs::SweepPlan plan = cs::load_sweep(sweep_file());
   const std::string out = (fs::temp_directory_path() / "clustersim-bench-sweep" / "out").string();
   for (auto _ : state) {
-    const auto summary = cs::run_sweep(plan, cheap, cs::SweepOptions{out, int(state.range(0)), false, {}});
+    const auto summary = cs::run_sweep(plan, cheap, cs::SweepOptions{out, int(state.range(0)), false, {}, {}});
     if (summary["counts"]["ok"] != 600) state.SkipWithError("expected 600 feasible points");
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(plan.size()));
@@ -63,8 +63,8 @@ BENCHMARK(BM_WholeSweep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseReal
 void BM_ResumeCompleteSweep(benchmark::State& state) {
   const cs::SweepPlan plan = cs::load_sweep(sweep_file());
   const std::string out = (fs::temp_directory_path() / "clustersim-bench-sweep" / "resume").string();
-  cs::run_sweep(plan, cheap, cs::SweepOptions{out, 2, false, {}});
-  for (auto _ : state) benchmark::DoNotOptimize(cs::run_sweep(plan, cheap, cs::SweepOptions{out, 2, true, {}}));
+  cs::run_sweep(plan, cheap, cs::SweepOptions{out, 2, false, {}, {}});
+  for (auto _ : state) benchmark::DoNotOptimize(cs::run_sweep(plan, cheap, cs::SweepOptions{out, 2, true, {}, {}}));
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(plan.size()));
 }
 BENCHMARK(BM_ResumeCompleteSweep)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -75,7 +75,7 @@ nlohmann::json sweep_summary() {
   cs::test::write_text((dir / "base.yaml").string(), cs::test::kTestBase);
   cs::test::write_text((dir / "sweep.yaml").string(), cs::test::kTestSweep);
   const cs::SweepPlan plan = cs::load_sweep((dir / "sweep.yaml").string());
-  return cs::run_sweep(plan, cs::test::synthetic_figures, cs::SweepOptions{(dir / "out").string(), 2, false, {}});
+  return cs::run_sweep(plan, cs::test::synthetic_figures, cs::SweepOptions{(dir / "out").string(), 2, false, {}, {}});
 }
 
 TEST(HtmlReport, IsSelfContainedAndEmbedsTheDataSafely) {

@@ -41,7 +41,7 @@ struct Fixture {
   }
   nlohmann::json run(const std::string& out, int jobs, const cs::Evaluator& eval = cs::test::synthetic_figures,
                      bool resume = true) {
-    return cs::run_sweep(plan, eval, cs::SweepOptions{(dir / out).string(), jobs, resume, {}});
+    return cs::run_sweep(plan, eval, cs::SweepOptions{(dir / out).string(), jobs, resume, {}, {}});
   }
 };
 

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   };
   try {
     const cs::SweepPlan plan = cs::load_sweep(argv[1]);
-    cs::SweepOptions opt{argv[2], std::stoi(argv[3]), true, {}};
+    cs::SweepOptions opt{argv[2], std::stoi(argv[3]), true, {}, {}};
     cs::run_sweep_ranks(ranks, plan, eval, opt);
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
