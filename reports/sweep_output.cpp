@@ -201,7 +201,9 @@ void write_sweep_csv(const std::string& path, const SweepPlan& plan, const std::
   header.insert(header.end(), fields.begin(), fields.end());
   header.push_back("status");
   header.push_back("reason");
-  header.insert(header.end(), keys.begin(), keys.end());
+  // A result key that repeats a column already there (an evaluator echoing a swept field) is told apart by a prefix.
+  const std::set<std::string> taken(header.begin(), header.end());
+  for (const std::string& k : keys) header.push_back(taken.count(k) ? "result." + k : k);
   std::string text = csv_row(header);
   size_t i = 0;
   for (const auto& [index, r] : rows) {

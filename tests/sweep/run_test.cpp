@@ -103,6 +103,19 @@ TEST(SweepRun, SummaryAndCsvAreInPlanOrder) {
   EXPECT_FALSE(std::getline(csv, line));
 }
 
+TEST(SweepRun, ResultKeysThatRepeatASweptFieldGetTheirOwnColumn) {
+  Fixture f("echo", "base: base.yaml\ngrid:\n  price_per_gpu_hour: [2.0, 3.5]\n");
+  f.run("out", 1, [](const cs::Scenario& s) {
+    return nlohmann::json{{"price_per_gpu_hour", s.price_per_gpu_hour}, {"gpus", s.layout.gpus()}};
+  });
+  std::istringstream csv(read_text(f.dir / "out" / "points.csv"));
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_EQ(header, "id,price_per_gpu_hour,status,reason,gpus,result.price_per_gpu_hour");
+  EXPECT_EQ(row, cs::sweep_point(f.plan, 0).id + ",2.0,ok,,2048,2.0");
+}
+
 TEST(SweepRun, ResumeRunsOnlyMissingPointsAndDropsAHalfWrittenLine) {
   Fixture f("resume");
   f.run("reference", 2);
