@@ -116,15 +116,18 @@ bool path_within(const std::string& field, const std::string& path) {
                            (path[field.size()] == '.' || path[field.size()] == '['));
 }
 
-// Loads the base with one axis value applied, to turn errors that are about the sweep file itself (a path the
-// scenario does not have, a value the field cannot take) into errors at the sweep file's line. Errors about the
-// combination (validation: layout vs cluster, batch divisibility, …) are left for the points that hit them.
 // The loader's explanation without its location (a swept value has no line in the base file).
 std::string explanation(const ScenarioError& e) {
   const std::string what = e.what();
   const size_t at = what.find(e.field() + ": ");
   return at == std::string::npos ? what : what.substr(at + e.field().size() + 2);
 }
+
+// Loads the base with one axis value applied, to turn errors that are about the sweep file itself (a path the
+// scenario does not have, a value the field cannot take) into errors at the sweep file's line. Errors about the
+// combination (validation: layout vs cluster, batch divisibility, …) are left for the points that hit them.
+// The two kinds are told apart by the loader's wording: YamlSection::finish says "unknown field", and its typed
+// readers say "expected …", which its cross-field validation never does (tests/sweep/plan_test.cpp holds both).
 
 void check_axis_value(const SweepPlan& plan, const AxisValue& v, const YAML::Node& key) {
   YAML::Node tree = YAML::Load(plan.base_text);
