@@ -147,6 +147,9 @@ TEST(SweepCli, MpiRanksGiveTheSingleProcessFiles) {
                                     sweep, (dir / "ranks").string()));
   ASSERT_EQ(mpi.rc, 0) << mpi.output;
   expect_same_files(dir / "single", dir / "ranks");
+  // 12 of the 18 points reach the evaluator; rank r takes the points i with i % 2 == r.
+  EXPECT_NE(mpi.output.find("rank 0 of 2 evaluated 6 points"), std::string::npos) << mpi.output;
+  EXPECT_NE(mpi.output.find("rank 1 of 2 evaluated 6 points"), std::string::npos) << mpi.output;
   // The clustersim command itself, under mpirun, with its own evaluator.
   ASSERT_EQ(shell(fmt::format("{} sweep {} -q -o {}", CLUSTERSIM_BINARY, sweep, (dir / "cli-single").string())).rc, 0);
   const Shell cli = shell(fmt::format("mpirun -np 2 --allow-run-as-root --oversubscribe {} sweep {} -q -o {}",

@@ -3,6 +3,7 @@
 // DELAY_MS slows each point down so a test can kill the run half-way.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -17,14 +18,18 @@ int main(int argc, char** argv) {
   }
   cs::MpiRanks ranks;
   const int delay_ms = std::stoi(argv[4]);
-  const cs::Evaluator eval = [delay_ms](const cs::Scenario& s) {
+  std::atomic<int> evaluated{0};
+  const cs::Evaluator eval = [delay_ms, &evaluated](const cs::Scenario& s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ++evaluated;
     return cs::test::synthetic_figures(s);
   };
   try {
     const cs::SweepPlan plan = cs::load_sweep(argv[1]);
     cs::SweepOptions opt{argv[2], std::stoi(argv[3]), true, {}, {}};
     cs::run_sweep_ranks(ranks, plan, eval, opt);
+    // Tells the tests that the work was really spread over the ranks.
+    fmt::print(stderr, "rank {} of {} evaluated {} points\n", ranks.rank(), ranks.size(), evaluated.load());
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
