@@ -163,7 +163,8 @@ nlohmann::json sweep_summary(const SweepPlan& plan, const std::map<size_t, Point
                  {"error", counts["error"]}, {"pending", plan.size() - rows.size()}};
   s["objective"] = "lowest total_gpu_hours, ties by fewer days; Pareto front of total_gpu_hours vs days";
   auto obj_json = [&](const Objectives& o) {
-    return json{{"id", ids[o.index]}, {"total_gpu_hours", o.gpu_hours}, {"days", o.days}};
+    return json{{"id", ids[o.index]}, {"fields", rows.at(o.index).fields}, {"total_gpu_hours", o.gpu_hours},
+                {"days", o.days}};
   };
   s["best"] = nullptr;
   if (auto best = best_point(objs))

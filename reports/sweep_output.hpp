@@ -8,7 +8,8 @@
 //   summary.json   the sweep, its points in plan order, counts, best point and Pareto front; the HTML report's input:
 //     {sweep, sweep_file, base, axes: [{fields: [path], values: [[value per path]]}],
 //      counts: {points, ok, infeasible, error, pending},
-//      objective: "...", best: {id, total_gpu_hours, days} | null, pareto: [{id, total_gpu_hours, days}],
+//      objective: "...", best: {id, fields, total_gpu_hours, days} | null,
+//      pareto: [{id, fields, total_gpu_hours, days}] (by GPU-hours),
 //      points: [{id, fields, status, reason?, result}]}
 // Nothing in these files depends on wall-clock time or thread timing: the same sweep gives the same bytes.
 #pragma once

@@ -44,10 +44,7 @@ void print_summary(const nlohmann::json& s, const SweepArgs& a, const std::vecto
     return;
   }
   auto line = [&](const nlohmann::json& o) {
-    std::string fields;
-    for (const auto& p : s["points"])
-      if (p["id"] == o["id"]) fields = p["fields"].dump();
-    return fmt::format("{} {}: {:.6g} GPU-hours, {:.4g} days", o["id"].get<std::string>(), fields,
+    return fmt::format("{} {}: {:.6g} GPU-hours, {:.4g} days", o["id"].get<std::string>(), o["fields"].dump(),
                        o["total_gpu_hours"].get<double>(), o["days"].get<double>());
   };
   fmt::print("best: {}\nPareto front (GPU-hours vs days):\n", line(s["best"]));

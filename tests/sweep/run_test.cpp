@@ -219,6 +219,7 @@ TEST(SweepRun, BestPointAndParetoFrontMatchABruteForceCheck) {
   const auto best = *std::min_element(ok.begin(), ok.end(), [&](auto& a, auto& b) { return gh(a) < gh(b); });
   EXPECT_EQ(s["best"]["id"], best["id"]);
   EXPECT_EQ(s["best"]["total_gpu_hours"], gh(best));
+  EXPECT_EQ(s["best"]["fields"], best["fields"]);
 }
 
 TEST(Pareto, TiesAndDuplicates) {
