@@ -8,4 +8,5 @@ void add_describe(CLI::App& app);
 void add_schedule(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_collective(CLI::App& app);
+void add_sweep(CLI::App& app);
 }  // namespace cs::cli
