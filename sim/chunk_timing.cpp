@@ -119,6 +119,7 @@ ChunkTiming schedule(std::vector<Task>& tasks) {
     TimeNs exposed = k.end - k.start;
     for (const auto& [a, b] : compute) exposed -= std::max<TimeNs>(0, std::min(b, k.end) - std::max(a, k.start));
     t.comm_exposed += exposed;
+    (k.seg.part == Part::dispatch ? t.exposed_dispatch : t.exposed_combine) += exposed;
   }
   std::stable_sort(t.placed.begin(), t.placed.end(),
                    [](const Placed& a, const Placed& b) { return a.start < b.start; });

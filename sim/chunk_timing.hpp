@@ -56,6 +56,7 @@ struct ChunkTiming {
   TimeNs compute_busy = 0;
   TimeNs comm_busy = 0;
   TimeNs comm_exposed = 0;  // time when communication runs and the compute stream has nothing to do
+  TimeNs exposed_dispatch = 0, exposed_combine = 0;  // the same, split by the part the communication belongs to
   std::vector<Placed> placed;
 };
 

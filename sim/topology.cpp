@@ -209,6 +209,23 @@ bool Topology::fabric_hops(int nic_src, int nic_dst, uint64_t hash, Route& r) co
   return false;
 }
 
+int Topology::translation_period_gpus() const {
+  if (hash_routing_) return 0;
+  for (bool f : failed_)
+    if (f) return 0;
+  const int nics = spec_.node.nics, gpus = spec_.node.gpus;
+  switch (spec_.fabric.kind) {
+    case FabricKind::multi_plane_fat_tree:
+      if (nics / spec_.fabric.planes != 1) return 0;
+      return down_ * gpus;  // a leaf holds down_ nodes' NIC of its plane
+    case FabricKind::multi_rail_fat_tree:
+      return down_ * gpus;
+    case FabricKind::fat_tree:
+      return down_ % nics == 0 ? down_ / nics * gpus : 0;
+  }
+  return 0;
+}
+
 Route Topology::route(int src, int dst, PathKind kind, uint64_t hash) const {
   Route r;
   if (src == dst) return r;

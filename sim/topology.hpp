@@ -50,6 +50,10 @@ class Topology {
   int node_of(int gpu) const { return gpu / spec_.node.gpus; }
   int local_index(int gpu) const { return gpu % spec_.node.gpus; }
   int gpu_at(int node, int local) const { return node * spec_.node.gpus + local; }
+  // Shifting every GPU of a traffic pattern by a multiple of this many GPUs gives the same routes up to renaming of
+  // leaves (destination-based ECMP, nothing failed), hence the same timings; 0 when there is no such period
+  // (hash-based ECMP, failed links or switches, leaves that split a node).
+  int translation_period_gpus() const;
 
   size_t links() const { return links_.size(); }
   const LinkInfo& link(LinkId id) const { return links_[size_t(id)]; }

@@ -69,7 +69,7 @@ void add_shapes(CLI::App& cal) {
   });
 }
 
-void add_run(CLI::App& cal) {
+void add_calibrate_run(CLI::App& cal) {
   auto* cmd = cal.add_subcommand("run", "time the scenario's kernels on this machine's GPU and write a profile");
   struct Opts {
     std::string scenario, out, harness, name;
@@ -225,7 +225,7 @@ void add_calibrate(CLI::App& app) {
   auto* cal = app.add_subcommand("calibrate", "kernel shapes, profile runs and checks, kernel-timing regressions");
   cal->require_subcommand(1);
   add_shapes(*cal);
-  add_run(*cal);
+  add_calibrate_run(*cal);
   add_check(*cal);
   add_compare(*cal);
 }

@@ -5,6 +5,7 @@
 
 namespace cs::cli {
 void add_describe(CLI::App& app);
+void add_run(CLI::App& app);
 void add_schedule(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_collective(CLI::App& app);

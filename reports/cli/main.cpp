@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "every subcommand's options");
   cs::cli::add_describe(app);
+  cs::cli::add_run(app);
   cs::cli::add_schedule(app);
   cs::cli::add_calibrate(app);
   cs::cli::add_collective(app);

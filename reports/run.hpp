@@ -1,0 +1,40 @@
+// `clustersim run`: simulate a scenario's step, project the whole training run, and report both.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "calibration/cost_model.hpp"
+#include "reports/projection.hpp"
+#include "scenarios/scenario.hpp"
+#include "sim/executor.hpp"
+#include "sim/schedule/schedule.hpp"
+
+namespace cs {
+
+struct RunOptions {
+  bool every_gpu = false;   // simulate every data-parallel replica (automatic for imbalanced routing)
+  bool timeline = true;     // keep the first phase's timeline (traces, HTML report)
+  bool detail = false;      // trace slices of the parts inside each instruction
+};
+
+// The step of `phase` with `micro_batches` micro-batches per pipeline.
+StepSpec step_spec(const Scenario& s, const Phase& phase, int64_t micro_batches);
+// The phase's schedule: generated, or read from the custom schedule file.
+sched::Schedule phase_schedule(const Phase& phase, int64_t micro_batches);
+// The calibration profile the scenario names (a shipped name or a path).
+CostModel scenario_cost_model(const Scenario& s);
+
+struct RunOutput {
+  StepResult step;          // the first phase's step at its full batch
+  Projection projection;
+  nlohmann::json json;      // every figure of the summary (the --json output)
+};
+
+RunOutput run_scenario(const Scenario& s, const RunOptions& o);
+std::string run_text(const nlohmann::json& j);
+// The HTML report's input (figures, breakdown, timeline, memory, links) for a run.
+nlohmann::json run_report_input(const RunOutput& out);
+// The sweep's per-point evaluation: run_scenario without timelines, its JSON figures.
+nlohmann::json run_figures(const Scenario& s);
+
+}  // namespace cs

@@ -1,0 +1,395 @@
+#include "sim/executor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "models/memory.hpp"
+#include "models/ops.hpp"
+#include "models/params.hpp"
+#include "sim/chunk_timing.hpp"
+#include "sim/collectives.hpp"
+#include "sim/schedule/timeline.hpp"
+#include "sim/topology.hpp"
+
+namespace cs {
+namespace {
+
+// DeepEP's published H800 bandwidths were measured with its default of 20 SMs for dispatch/combine ([EP] README,
+// reference §5). With fewer SMs the kernels are assumed proportionally slower (UNCONFIRMED: no published SM sweep).
+constexpr int kDeepEpReferenceSms = 20;
+
+EpRoutingSpec routing_spec(const StepSpec& s) {
+  EpRoutingSpec r;
+  r.kind = routing_kind_from_name(s.routing.kind);
+  r.seed = s.routing.seed;
+  r.zipf_exponent = s.routing.zipf_exponent;
+  r.load_file = s.routing.load_file;
+  r.max_nodes = s.routing.max_nodes > 0 ? s.routing.max_nodes : s.model.topk_groups;
+  return r;
+}
+
+// Everything about one step that does not change between micro-batches of the same class.
+struct Ctx {
+  const StepSpec& spec;
+  const sched::Schedule& sch;
+  const CostModel& cost;
+  const Topology& topo;
+  CollectiveTimer& comm;
+  CostTally tally;
+  std::vector<StageBlocks> stages;
+  OpsContext ops;
+  int compute_sms = 0;
+
+  Ctx(const StepSpec& s, const sched::Schedule& sc, const CostModel& c, const Topology& t, CollectiveTimer& timer)
+      : spec(s), sch(sc), cost(c), topo(t), comm(timer) {
+    ops.seq_len = s.layout.seq_len;
+    ops.sequences = s.layout.micro_batch;
+    ops.ep = s.layout.ep;
+    ops.tp = s.layout.tp;
+    compute_sms = s.cluster.gpu.sms - (s.model.is_moe() ? s.schedule.comm_sms : 0);
+    stages = assign_stages(s.model, sc.stages);
+  }
+
+  // The GPUs shifted back by whole periods of the fabric: the same timings, and one cache entry for equal groups.
+  std::vector<int> canonical(std::vector<int> gpus) const {
+    const int period = topo.translation_period_gpus();
+    if (period <= 0 || gpus.empty()) return gpus;
+    const int shift = (*std::min_element(gpus.begin(), gpus.end()) / period) * period;
+    for (int& g : gpus) g -= shift;
+    return gpus;
+  }
+
+  int gpu(int rank, int replica) const { return rank * spec.layout.dp + replica; }
+
+  std::vector<int> ep_group(int rank, int group) const {
+    std::vector<int> g;
+    for (int i = 0; i < spec.layout.ep; ++i) g.push_back(gpu(rank, group * spec.layout.ep + i));
+    return g;
+  }
+
+  TimeNs compute_time(const Op& op) {
+    const OpTime t = cost.time(op, compute_sms);
+    tally.add(t);
+    return t.ns;
+  }
+
+  // Dispatch-direction traffic in FP8 is DeepEP's dispatch; BF16 traffic (combine, and the gradients of backward)
+  // is timed as a combine.
+  TimeNs ep_time(const Op& op, int rank, int group, const EpRoutingSpec& routing) {
+    CollectiveSpec c;
+    c.kind = op.precision == Precision::fp8 && op.kind == OpKind::dispatch ? CollectiveKind::dispatch
+                                                                          : CollectiveKind::combine;
+    c.gpus = canonical(ep_group(rank, group));
+    c.tokens_per_rank = op.m;
+    c.hidden = spec.model.hidden;
+    c.experts = spec.model.routed_experts;
+    c.topk = spec.model.top_k;
+    c.routing = routing;
+    const TimeNs t = comm.duration(c);
+    const int sms = std::max(1, spec.schedule.comm_sms);
+    return sms >= kDeepEpReferenceSms ? t : t * kDeepEpReferenceSms / sms;
+  }
+
+  TimeNs p2p_time(int from_rank, int to_rank) {
+    CollectiveSpec c;
+    c.kind = CollectiveKind::p2p;
+    c.gpus = canonical({gpu(from_rank, 0), gpu(to_rank, 0)});
+    c.bytes = ops.tokens() * spec.model.hidden * 2;  // BF16 activations (forward) or their gradients (backward)
+    return comm.duration(c);
+  }
+};
+
+// Instruction durations of one pipeline (one EP-group class), with per-stage segments for a given expert load.
+struct PipelineCosts {
+  std::map<int, ChunkSegments> seg;  // by stage
+  std::map<std::string, ChunkTiming> memo;
+
+  const ChunkTiming& timing(const sched::Instruction& in) {
+    const std::string key = fmt::format("{}:{}:{}:{}:{}", int(in.op), in.pass.stage, in.pass.split, in.pass2.stage,
+                                        in.pass2.split);
+    auto it = memo.find(key);
+    if (it != memo.end()) return it->second;
+    ChunkTiming t;
+    switch (in.op) {
+      case sched::Op::F: t = time_serial(seg.at(in.pass.stage).forward, 0); break;
+      case sched::Op::B: t = time_backward(seg.at(in.pass.stage), !in.pass.split); break;
+      case sched::Op::W: t = time_serial(seg.at(in.pass.stage).backward_weight, 1); break;
+      case sched::Op::FB: t = time_overlapped(seg.at(in.pass.stage), seg.at(in.pass2.stage), !in.pass2.split); break;
+      default: throw std::logic_error("timing of a non-compute instruction");
+    }
+    return memo.emplace(key, std::move(t)).first->second;
+  }
+};
+
+PipelineCosts pipeline_costs(Ctx& ctx, int group, double load, const EpRoutingSpec& routing) {
+  PipelineCosts pc;
+  OpsContext oc = ctx.ops;
+  oc.expert_load = load;
+  for (int st = 0; st < ctx.sch.stages; ++st) {
+    const int rank = ctx.sch.rank_of(0, st);
+    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(st)], oc);
+    pc.seg[st] = chunk_segments(
+        ops, [&](const Op& op) { return ctx.compute_time(op); },
+        [&](const Op& op) { return ctx.ep_time(op, rank, group, routing); });
+  }
+  return pc;
+}
+
+// Parameters of rank r: (dense, expert) counts, for ZeRO-1 collectives and the optimizer.
+std::pair<double, double> rank_params(const Ctx& ctx, int rank) {
+  const ModelConfig& m = ctx.spec.model;
+  const ParamCount pc = count_params(m);
+  const double routed_block = m.is_moe() ? pc.routed_experts / double(m.layers - m.dense_layers) : 0;
+  double dense = 0, experts = 0;
+  for (int st = 0; st < ctx.sch.stages; ++st) {
+    if (ctx.sch.rank_of(0, st) != rank) continue;
+    const StageBlocks& b = ctx.stages[size_t(st)];
+    if (b.embedding) dense += pc.embedding;
+    if (b.head) dense += pc.head;
+    for (int i = b.first_block; i < b.first_block + b.blocks; ++i) {
+      const double routed = m.is_moe_layer(i) ? routed_block : 0;
+      dense += block_params(m, i) - routed;
+      experts += routed / std::max(1, ctx.spec.layout.ep);
+    }
+  }
+  return {dense, experts};
+}
+
+struct TailTimes {
+  TimeNs data_parallel = 0;
+  TimeNs optimizer = 0;
+};
+
+TailTimes tail_times(Ctx& ctx, int rank) {
+  TailTimes t;
+  const Layout& l = ctx.spec.layout;
+  const auto [dense, experts] = rank_params(ctx, rank);
+  auto ring = [&](CollectiveKind k, std::vector<int> gpus, double bytes) {
+    if (gpus.size() < 2 || bytes <= 0) return TimeNs(0);
+    CollectiveSpec c;
+    c.kind = k;
+    c.gpus = ctx.canonical(std::move(gpus));
+    c.bytes = int64_t(bytes);
+    return ctx.comm.duration(c);
+  };
+  std::vector<int> dp_group, expert_group;
+  for (int d = 0; d < l.dp; ++d) dp_group.push_back(ctx.gpu(rank, d));
+  for (int d = 0; d < l.dp; d += std::max(1, l.ep)) expert_group.push_back(ctx.gpu(rank, d));
+  // FP32 gradients reduce-scattered, BF16 parameters all-gathered ([TR] §3.3: FP32 gradient accumulation).
+  t.data_parallel = ring(CollectiveKind::reduce_scatter, dp_group, dense * 4) +
+                    ring(CollectiveKind::all_gather, dp_group, dense * 2) +
+                    ring(CollectiveKind::reduce_scatter, expert_group, experts * 4) +
+                    ring(CollectiveKind::all_gather, expert_group, experts * 2);
+  // AdamW on this GPU's shard: read/write FP32 master (8 B), BF16 moments (8 B), read FP32 gradient (4 B), write
+  // the BF16 weight (2 B); ~10 FLOPs per parameter.
+  const double shard = dense / std::max(1, l.dp) + experts / std::max(1, l.dp / std::max(1, l.ep));
+  Op opt;
+  opt.name = "adamw";
+  opt.kind = OpKind::elementwise;
+  opt.part = Part::attention;
+  opt.precision = Precision::fp32;
+  opt.m = int64_t(shard);
+  opt.n = 1;
+  opt.bytes = shard * 22;
+  opt.flops = shard * 10;
+  if (shard > 0) t.optimizer = ctx.cost.time(opt, ctx.spec.cluster.gpu.sms).ns;
+  return t;
+}
+
+bool has_backward(const sched::Instruction& in) { return in.op != sched::Op::F; }
+bool has_forward(const sched::Instruction& in) { return in.op == sched::Op::F || in.op == sched::Op::FB; }
+
+std::string category(const sched::Instruction& in) {
+  switch (in.op) {
+    case sched::Op::F: return "F";
+    case sched::Op::B: return in.pass.split ? "B" : "B+W";
+    case sched::Op::W: return "W";
+    case sched::Op::FB: return "F&B";
+    default: return "p2p";
+  }
+}
+
+// The routing draw of EP group `g` (each group routes its own tokens).
+EpRoutingSpec group_routing(const EpRoutingSpec& routing, int g) {
+  EpRoutingSpec r = routing;
+  r.seed = routing.seed + uint64_t(g) * 0x9E3779B97F4A7C15ull;
+  return r;
+}
+
+// Expert load (max member rows ÷ balanced rows) of each EP group of `rank`, from the routing model.
+std::vector<double> group_loads(const Ctx& ctx, const EpRoutingSpec& routing, int groups) {
+  std::vector<double> out;
+  const ModelConfig& m = ctx.spec.model;
+  for (int g = 0; g < groups; ++g) {
+    if (!m.is_moe() || routing.kind == RoutingKind::balanced) {
+      out.push_back(1.0);
+      continue;
+    }
+    const EpRoutingSpec r = group_routing(routing, g);
+    MoeShape shape;
+    shape.ranks = ctx.spec.layout.ep;
+    shape.ranks_per_node = std::min(ctx.spec.layout.ep, ctx.spec.cluster.node.gpus);
+    shape.experts = m.routed_experts;
+    shape.topk = m.top_k;
+    shape.tokens_per_rank = ctx.ops.tokens();
+    const TokenRouting tr = route_tokens(r, shape);
+    const int per_rank = m.routed_experts / shape.ranks;
+    std::vector<int64_t> rows(size_t(shape.ranks), 0);
+    for (int32_t e : tr.experts) rows[size_t(e / per_rank)] += 1;
+    const double balanced = double(ctx.ops.tokens()) * m.top_k;
+    out.push_back(double(*std::max_element(rows.begin(), rows.end())) / balanced);
+  }
+  return out;
+}
+
+}  // namespace
+
+StepResult simulate_step(const StepSpec& spec, const sched::Schedule& sch, const CostModel& cost,
+                         const ExecutorOptions& o) {
+  StepSimulator sim(spec.cluster);
+  return sim.simulate(spec, sch, cost, o);
+}
+
+StepSimulator::StepSimulator(const ClusterSpec& cluster)
+    : cluster_(cluster), topo_(cluster_), timer_(topo_, NetworkOptions{NetworkMode::coflow, 0, false}) {}
+
+StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& sch, const CostModel& cost,
+                                   const ExecutorOptions& o) {
+  if (spec.cluster.nodes != cluster_.nodes || spec.cluster.name != cluster_.name)
+    throw std::invalid_argument("StepSimulator: the step's cluster differs from the simulator's");
+  const Layout& l = spec.layout;
+  if (l.tp != 1) throw std::invalid_argument("tensor_parallel > 1 is not simulated (its collectives are not modelled)");
+  if (sch.ranks != l.pp)
+    throw std::invalid_argument(fmt::format("the schedule has {} ranks, the layout {} pipeline stages", sch.ranks, l.pp));
+  if (spec.model.is_moe() && spec.schedule.comm_sms < 1)
+    throw std::invalid_argument("schedule.comm_sms: an MoE model needs at least 1 SM for dispatch/combine");
+  if (!o.every_gpu && spec.model.is_moe() && spec.routing.kind != "balanced")
+    throw std::invalid_argument(fmt::format(
+        "routing.kind {}: imbalanced routing makes replicas differ; simulate every GPU (every_gpu)", spec.routing.kind));
+  Ctx ctx(spec, sch, cost, topo_, timer_);
+  const EpRoutingSpec routing = routing_spec(spec);
+
+  // Classes of identical pipelines: one per EP group of a rank (its data-parallel replicas run in lockstep through
+  // the all-to-alls); with balanced routing all classes are the same, and one pipeline stands for them.
+  const int groups = o.every_gpu && spec.model.is_moe() ? std::max(1, l.dp / std::max(1, l.ep)) : 1;
+  const std::vector<double> loads = group_loads(ctx, routing, groups);
+
+  StepResult r;
+  r.schedule = sch.kind;
+  r.pp = l.pp;
+  r.micro_batches = l.micro_batches();
+  r.representative = !o.every_gpu;
+  r.simulated_gpus = o.every_gpu ? l.pp * l.dp : l.pp;
+
+  std::map<std::pair<int, int>, TimeNs> p2p;
+  auto transfer = [&](const sched::Pass&, int from, int to) {
+    auto it = p2p.find({from, to});
+    if (it == p2p.end()) it = p2p.emplace(std::make_pair(from, to), ctx.p2p_time(from, to)).first;
+    return it->second;
+  };
+  std::vector<TailTimes> tails;
+  for (int rank = 0; rank < l.pp; ++rank) tails.push_back(tail_times(ctx, rank));
+
+  TimeNs best_end = -1;
+  for (int g = 0; g < groups; ++g) {
+    PipelineCosts pc = pipeline_costs(ctx, g, loads[size_t(g)], group_routing(routing, g));
+    sched::TimelineCosts costs;
+    costs.duration = [&](const sched::Instruction& in, int) { return pc.timing(in).duration; };
+    costs.transfer = transfer;
+    const sched::Timeline tl = sched::run_timeline(sch, costs);
+    // Critical rank: the one whose step ends last.
+    int crit = 0;
+    TimeNs end = -1;
+    for (int rank = 0; rank < l.pp; ++rank) {
+      const TimeNs e = tl.ranks[size_t(rank)].last_end + tails[size_t(rank)].data_parallel + tails[size_t(rank)].optimizer;
+      if (e > end) {
+        end = e;
+        crit = rank;
+      }
+    }
+    if (end <= best_end) continue;
+    best_end = end;
+    r.step_time = end;
+    r.pipeline_time = tl.makespan;
+    r.ranks.clear();
+    r.timeline.clear();
+    r.breakdown = {};
+    r.exposed = {};
+    for (int rank = 0; rank < l.pp; ++rank) {
+      const auto& rt = tl.ranks[size_t(rank)];
+      r.ranks.push_back(RankSummary{rank, rt.last_end, rt.busy, rt.last_end - rt.busy, rt.peak_in_flight});
+    }
+    // Decomposition on the critical rank.
+    const auto& rt = tl.ranks[size_t(crit)];
+    size_t first_bwd = rt.ops.size(), last_fwd = 0;
+    for (size_t i = 0; i < rt.ops.size(); ++i) {
+      const auto& in = rt.ops[i].in;
+      if (!in.is_compute()) continue;
+      if (has_backward(in) && first_bwd == rt.ops.size()) first_bwd = i;
+      if (has_forward(in)) last_fwd = i;
+    }
+    for (size_t i = 0; i < rt.ops.size(); ++i) {
+      const auto& in = rt.ops[i].in;
+      if (!in.is_compute()) continue;
+      const TimeNs d = rt.ops[i].end - rt.ops[i].start;
+      if (i < first_bwd) r.breakdown.warmup_forward += d;
+      else if (i > last_fwd) (in.op == sched::Op::W ? r.breakdown.weight_tail : r.breakdown.warmup_backward) += d;
+      else r.breakdown.steady += d;
+      const ChunkTiming& ct = pc.timing(in);
+      r.exposed.dispatch += ct.exposed_dispatch;
+      r.exposed.combine += ct.exposed_combine;
+    }
+    r.breakdown.bubble = rt.last_end - rt.busy;
+    r.breakdown.data_parallel = tails[size_t(crit)].data_parallel;
+    r.breakdown.optimizer = tails[size_t(crit)].optimizer;
+    r.exposed.data_parallel = tails[size_t(crit)].data_parallel;
+    // Pipeline transfers' exposed cost: how much later the pipeline ends with them than with instant transfers.
+    sched::TimelineCosts instant = costs;
+    instant.transfer = [](const sched::Pass&, int, int) { return TimeNs(0); };
+    r.exposed.pipeline = std::max<TimeNs>(0, tl.makespan - sched::run_timeline(sch, instant).makespan);
+    // Instruction durations of the first stage of the critical rank, for reports.
+    for (const auto& t : rt.ops) {
+      const TimeNs d = t.end - t.start;
+      if (t.in.op == sched::Op::F && !r.f_ns) r.f_ns = d;
+      if (t.in.op == sched::Op::B && !r.b_ns) r.b_ns = d;
+      if (t.in.op == sched::Op::W && !r.w_ns) r.w_ns = d;
+      if (t.in.op == sched::Op::FB && !r.fb_ns) r.fb_ns = d;
+    }
+    if (!o.timeline) continue;
+    for (int rank = 0; rank < l.pp; ++rank) {
+      for (const auto& t : tl.ranks[size_t(rank)].ops) {
+        if (t.in.op == sched::Op::Recv) {
+          const TimeNs d = transfer(t.in.pass, t.in.peer, rank);
+          r.timeline.push_back(TraceSlice{rank, "pipeline", sched::to_string(t.in, true), "p2p", t.start - d, t.start});
+          continue;
+        }
+        if (!t.in.is_compute()) continue;
+        r.timeline.push_back(TraceSlice{rank, "compute", sched::to_string(t.in, true), category(t.in), t.start, t.end});
+        for (const Placed& p : pc.timing(t.in).placed) {
+          if (p.seg.stream == Stream::comm)
+            r.timeline.push_back(TraceSlice{rank, "communication", p.seg.label, to_string(p.seg.part),
+                                            t.start + p.start, t.start + p.end});
+          else if (o.detail)
+            r.timeline.push_back(TraceSlice{rank, "compute-parts", p.seg.label, to_string(p.seg.part),
+                                            t.start + p.start, t.start + p.end});
+        }
+      }
+      const TimeNs e = tl.ranks[size_t(rank)].last_end;
+      const TailTimes& tt = tails[size_t(rank)];
+      r.timeline.push_back(TraceSlice{rank, "data-parallel", "ZeRO-1 reduce-scatter + all-gather", "data-parallel", e,
+                                      e + tt.data_parallel});
+      r.timeline.push_back(TraceSlice{rank, "compute", "AdamW", "optimizer", e + tt.data_parallel,
+                                      e + tt.data_parallel + tt.optimizer});
+    }
+  }
+  r.profile = cost.profile().name;
+  r.profile_source = describe_tally(cost.profile(), ctx.tally);
+  r.ops_measured = ctx.tally.ops[size_t(TimeSource::record)];
+  r.ops_modelled = ctx.tally.ops[size_t(TimeSource::interpolated)] + ctx.tally.ops[size_t(TimeSource::roofline)];
+  return r;
+}
+
+}  // namespace cs

@@ -1,0 +1,56 @@
+// The training-step executor: model + layout + schedule → one simulated step.
+//
+// Placement (rank-major, as DeepSeek-V3's EP64 over 8 nodes needs): pipeline rank r owns GPUs r·dp … r·dp + dp − 1,
+// one per data-parallel replica; an expert-parallel group is ep consecutive GPUs of one rank (whole nodes), so a
+// pipeline hop goes between GPUs of the same in-node index (the same rail / plane).
+//
+// Every compute instruction of the schedule (F, B, W, F&B) is timed from its stage's ops: compute ops by the cost
+// model with the SMs left after communication, dispatch/combine by the network model on the stage's EP group (in
+// isolation: other groups use disjoint nodes and, on a non-blocking fabric, disjoint links). F&B pairs overlap one
+// micro-batch's all-to-all with the other's computation (chunk_timing.hpp). Pipeline transfers are network p2p
+// transfers. After its last instruction each rank reduce-scatters gradients and all-gathers parameters over its
+// data-parallel group (ZeRO-1) and runs AdamW on its shard.
+//
+// Representative mode: with balanced routing every data-parallel replica runs the same timeline, so one pipeline
+// stands for all of them. every_gpu mode runs all replicas; each replica's expert load comes from the routing model,
+// and an instruction that carries expert-parallel all-to-alls cannot finish before every member of its EP group has
+// run it (the all-to-all couples them), so a slow GPU holds back its whole group.
+#pragma once
+#include <string>
+
+#include "calibration/cost_model.hpp"
+#include "sim/collectives.hpp"
+#include "sim/schedule/schedule.hpp"
+#include "sim/step_result.hpp"
+#include "sim/step_spec.hpp"
+#include "sim/topology.hpp"
+
+namespace cs {
+
+struct ExecutorOptions {
+  bool every_gpu = false;   // simulate every data-parallel replica (required for imbalanced routing)
+  bool timeline = true;     // keep trace slices
+  bool detail = false;      // trace slices of the parts inside each instruction (compute / communication streams)
+};
+
+// Throws std::invalid_argument for what the executor cannot simulate (with the reason).
+StepResult simulate_step(const StepSpec& spec, const sched::Schedule& schedule, const CostModel& cost,
+                         const ExecutorOptions& options);
+
+// The same, keeping the cluster's topology and the collective durations measured on it between steps (a batch ramp
+// or a sweep of schedules on one cluster). Collectives are timed on a translated copy of their GPUs when the
+// fabric repeats (Topology::translation_period_gpus), so equal groups at different places cost one timing.
+class StepSimulator {
+ public:
+  explicit StepSimulator(const ClusterSpec& cluster);
+  StepResult simulate(const StepSpec& spec, const sched::Schedule& schedule, const CostModel& cost,
+                      const ExecutorOptions& options);
+  const ClusterSpec& cluster() const { return cluster_; }
+
+ private:
+  ClusterSpec cluster_;
+  Topology topo_;
+  CollectiveTimer timer_;
+};
+
+}  // namespace cs
