@@ -1,6 +1,7 @@
 #include "reports/run.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "calibration/profile.hpp"
 #include "models/memory.hpp"
 #include "models/params.hpp"
+#include "sim/ep_routing.hpp"
 #include "sim/schedule/custom_file.hpp"
 
 namespace cs {
@@ -176,6 +178,17 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
                                 approximated, pts));
   }
 
+  if (s.model.is_moe() && s.routing.kind != "balanced") {
+    std::vector<std::string> long_phases;
+    for (const Phase& ph : s.phases)
+      if (ph.simulated() && int64_t(ph.layout.micro_batch) * ph.layout.seq_len > kRoutingSampleTokens)
+        long_phases.push_back(ph.name);
+    if (!long_phases.empty())
+      notes.push_back(fmt::format("{} routing of {}: drawn for the first {} tokens per GPU of each micro-batch and "
+                                  "scaled (sim/ep_routing.hpp, sample_routing)",
+                                  s.routing.kind, fmt::join(long_phases, ", "), kRoutingSampleTokens));
+  }
+
   // Figures.
   const StepResult& r = out.step;
   const Layout& l = first.layout;
@@ -331,7 +344,20 @@ nlohmann::json run_report_input(const RunOutput& out) {
 nlohmann::json run_figures(const Scenario& s) {
   RunOptions o;
   o.timeline = false;
-  return run_scenario(s, o).json;
+  const nlohmann::json j = run_scenario(s, o).json;
+  nlohmann::json f;
+  for (const char* k : {"gpus", "schedule", "micro_batches", "step_time_s", "tokens_per_s_per_gpu", "mfu",
+                        "mfu_non_causal", "bubble_s", "breakdown_s", "exposed_comm_s", "peak_memory_gib", "fits",
+                        "gpu_hours_per_trillion_tokens", "total_gpu_hours", "total_cost_usd", "days"})
+    f[k] = j[k];
+  f["calibration"] = j["calibration"]["profile"];
+  if (!j["fits"].get<bool>()) {
+    double peak = 0;
+    for (const auto& m : j["memory"]) peak = std::max(peak, m["total_gib"].get<double>());
+    f["reason"] = fmt::format("does not fit in memory: {:.1f} GiB needed on the fullest GPU, {:.1f} GiB available", peak,
+                              j["memory"][0]["capacity_gib"].get<double>());
+  }
+  return f;
 }
 
 }  // namespace cs

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -104,7 +105,9 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
           "{}: the EP group must be whole runs of {} consecutive GPUs of one node (rank {} is GPU {})",
           collective_kind_name(s.kind), gpn, r, s.gpus[size_t(r)]));
   const MoeShape shape{R, gpn, s.experts, s.topk, s.tokens_per_rank};
-  const TokenRouting routing = route_tokens(s.routing, shape);
+  const RoutingSample sample = sample_routing(s.routing, shape);
+  const TokenRouting& routing = *sample.routing;
+  const int64_t tokens = routing.shape.tokens_per_rank;
   const int per_rank = s.experts / R;
   const bool combine = s.kind == CollectiveKind::combine;
   // DeepEP payloads: FP8 elements + one FP32 scale per 128 (dispatch), BF16 (combine).
@@ -115,7 +118,7 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
   std::map<std::pair<int, int>, int64_t> ib, nvl;  // (from rank, to rank) → token copies
   std::vector<int> node_seen(size_t(R / gpn), -1), rank_seen(size_t(R), -1);
   for (int r = 0; r < R; ++r)
-    for (int64_t t = 0; t < s.tokens_per_rank; ++t) {
+    for (int64_t t = 0; t < tokens; ++t) {
       const int stamp = int(t);
       for (int k = 0; k < s.topk; ++k) {
         const int dst = routing.expert(r, t, k) / per_rank, node = dst / gpn;
@@ -131,11 +134,14 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
           if (dst != relay) nvl[{relay, dst}]++;
         }
       }
-      if (t + 1 == s.tokens_per_rank) std::fill(node_seen.begin(), node_seen.end(), -1), std::fill(rank_seen.begin(), rank_seen.end(), -1);
+      if (t + 1 == tokens) std::fill(node_seen.begin(), node_seen.end(), -1), std::fill(rank_seen.begin(), rank_seen.end(), -1);
     }
+  if (sample.scale != 1)  // a sampled routing: scale the copies to the whole micro-batch
+    for (auto* v : {&plan.rdma_copies, &plan.nvl_copies})
+      for (int64_t& c : *v) c = std::llround(double(c) * sample.scale);
   std::vector<FlowRequest> round;
   auto add = [&](int a, int b, int64_t copies) {
-    const int64_t bytes = int64_t(double(copies) * plan.bytes_per_copy);
+    const int64_t bytes = int64_t(double(copies) * sample.scale * plan.bytes_per_copy);
     const int src = s.gpus[size_t(combine ? b : a)], dst = s.gpus[size_t(combine ? a : b)];
     round.push_back(FlowRequest{src, dst, bytes, PathKind::direct, uint64_t(src) << 32 | uint64_t(dst), 1});
   };

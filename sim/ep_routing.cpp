@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
+#include <tuple>
 
 namespace cs {
 
@@ -164,6 +167,34 @@ TokenRouting route_tokens(const EpRoutingSpec& spec, const MoeShape& shape) {
   }
   scored(w, spec, shape, out);
   return out;
+}
+
+RoutingSample sample_routing(const EpRoutingSpec& spec, const MoeShape& shape) {
+  check_shape(shape);
+  MoeShape sampled = shape;
+  sampled.tokens_per_rank = std::min(shape.tokens_per_rank, kRoutingSampleTokens);
+  const double scale = sampled.tokens_per_rank > 0 ? double(shape.tokens_per_rank) / double(sampled.tokens_per_rank) : 1;
+  using Key = std::tuple<int, uint64_t, double, std::string, int, int, int, int, int, int64_t>;
+  const Key key{int(spec.kind), spec.seed, spec.zipf_exponent, spec.load_file, spec.max_nodes, sampled.ranks,
+                sampled.ranks_per_node, sampled.experts, sampled.topk, sampled.tokens_per_rank};
+  static std::mutex mu;
+  static std::deque<std::pair<Key, std::shared_ptr<const TokenRouting>>> cache;  // most recent first
+  constexpr size_t kEntries = 8;  // ≤ 8 × 8 MB at DeepSeek-V3's EP64
+  {
+    const std::lock_guard<std::mutex> lock(mu);
+    for (auto it = cache.begin(); it != cache.end(); ++it)
+      if (it->first == key) {
+        auto hit = *it;
+        cache.erase(it);
+        cache.push_front(hit);
+        return {hit.second, scale};
+      }
+  }
+  auto routing = std::make_shared<const TokenRouting>(route_tokens(spec, sampled));
+  const std::lock_guard<std::mutex> lock(mu);
+  cache.emplace_front(key, routing);
+  if (cache.size() > kEntries) cache.pop_back();
+  return {routing, scale};
 }
 
 }  // namespace cs

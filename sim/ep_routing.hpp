@@ -11,6 +11,7 @@
 //   file      as zipf, with w_e the e-th load of a file (one non-negative number per line, '#' comments)
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,19 @@ RoutingKind routing_kind_from_name(const std::string& name);  // balanced | rand
 const char* routing_kind_name(RoutingKind k);
 
 TokenRouting route_tokens(const EpRoutingSpec& spec, const MoeShape& shape);
+
+// Routing statistics of a micro-batch: long micro-batches (context extension: 32K-128K tokens per GPU) are routed
+// for their first kRoutingSampleTokens tokens per rank only, and counts derived from the sample scale by
+// tokens_per_rank / sampled tokens. Expected counts are unchanged; the sampling noise is that of a 4096-token
+// micro-batch (DeepEP's test size and the pre-training micro-batch), so imbalance measured on the sample is, if
+// anything, slightly pessimistic. Results are cached (the last few shapes, thread-safe): dispatch, combine and the
+// expert-load statistics of one micro-batch share one draw.
+inline constexpr int64_t kRoutingSampleTokens = 4096;
+struct RoutingSample {
+  std::shared_ptr<const TokenRouting> routing;  // shape.tokens_per_rank = the sampled tokens
+  double scale = 1;                             // tokens_per_rank / sampled tokens (≥ 1)
+};
+RoutingSample sample_routing(const EpRoutingSpec& spec, const MoeShape& shape);
 
 // Reads one load per expert; errors name the file and line and say what is allowed.
 std::vector<double> read_expert_loads(const std::string& path, int experts);

@@ -57,7 +57,11 @@ struct Ctx {
   std::vector<int> canonical(std::vector<int> gpus) const {
     const int period = topo.translation_period_gpus();
     if (period <= 0 || gpus.empty()) return gpus;
-    const int shift = (*std::min_element(gpus.begin(), gpus.end()) / period) * period;
+    const auto [lo, hi] = std::minmax_element(gpus.begin(), gpus.end());
+    // Inside one period every NIC hangs off the same leaf (per plane or rail): the traffic never reaches a spine, so
+    // shifting by whole nodes changes nothing either.
+    const int gpn = topo.gpus_per_node();
+    const int shift = *lo / period == *hi / period ? (*lo / gpn) * gpn : (*lo / period) * period;
     for (int& g : gpus) g -= shift;
     return gpus;
   }
@@ -235,11 +239,11 @@ std::vector<double> group_loads(const Ctx& ctx, const EpRoutingSpec& routing, in
     shape.experts = m.routed_experts;
     shape.topk = m.top_k;
     shape.tokens_per_rank = ctx.ops.tokens();
-    const TokenRouting tr = route_tokens(r, shape);
+    const RoutingSample sample = sample_routing(r, shape);
     const int per_rank = m.routed_experts / shape.ranks;
     std::vector<int64_t> rows(size_t(shape.ranks), 0);
-    for (int32_t e : tr.experts) rows[size_t(e / per_rank)] += 1;
-    const double balanced = double(ctx.ops.tokens()) * m.top_k;
+    for (int32_t e : sample.routing->experts) rows[size_t(e / per_rank)] += 1;
+    const double balanced = double(sample.routing->shape.tokens_per_rank) * m.top_k;
     out.push_back(double(*std::max_element(rows.begin(), rows.end())) / balanced);
   }
   return out;

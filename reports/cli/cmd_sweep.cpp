@@ -12,6 +12,7 @@
 
 #include "reports/cli/commands.hpp"
 #include "reports/html_report.hpp"
+#include "reports/run.hpp"
 #include "reports/sweep_evaluator.hpp"
 #include "reports/sweep_mpi.hpp"
 #include "reports/sweep_progress.hpp"
@@ -53,7 +54,7 @@ void print_summary(const nlohmann::json& s, const SweepArgs& a, const std::vecto
 
 int run(const SweepArgs& a) {
   MpiRanks ranks;
-  const Evaluator eval = scenario_figures;  // the step simulation replaces this once it lands
+  const Evaluator eval = run_figures;  // the simulated step and the projection of every point
   SweepPlan plan;
   std::exception_ptr failed;
   try {
