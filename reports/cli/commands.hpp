@@ -10,4 +10,5 @@ void add_schedule(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_collective(CLI::App& app);
 void add_sweep(CLI::App& app);
+void add_validate(CLI::App& app);
 }  // namespace cs::cli

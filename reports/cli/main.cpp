@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cs::cli::add_calibrate(app);
   cs::cli::add_collective(app);
   cs::cli::add_sweep(app);
+  cs::cli::add_validate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
