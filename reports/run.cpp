@@ -78,6 +78,8 @@ StepSpec step_spec(const Scenario& s, const Phase& phase, int64_t micro_batches)
   spec.schedule = phase.schedule;
   spec.routing = s.routing;
   spec.network = s.network;
+  for (const Straggler& st : s.stragglers)
+    if (st.gpu < spec.cluster.nodes * spec.cluster.node.gpus) spec.stragglers.push_back(st);
   spec.seed = s.seed;
   return spec;
 }
@@ -101,7 +103,7 @@ CostModel scenario_cost_model(const Scenario& s) {
 RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
   const CostModel cost = scenario_cost_model(s);
   ExecutorOptions eo;
-  eo.every_gpu = o.every_gpu || (s.model.is_moe() && s.routing.kind != "balanced");
+  eo.every_gpu = o.every_gpu || (s.model.is_moe() && s.routing.kind != "balanced") || !s.stragglers.empty();
   eo.detail = o.detail;
   RunOutput out;
   const Phase& first = first_simulated(s);
@@ -325,7 +327,7 @@ nlohmann::json run_report_input(const RunOutput& out) {
   nlohmann::json tl = nlohmann::json::array();
   for (const TraceSlice& s : out.step.timeline)
     if (s.stream == "compute" || s.stream == "communication")
-      tl.push_back({{"rank", s.gpu}, {"stream", s.stream}, {"name", s.name}, {"kind", s.category},
+      tl.push_back({{"rank", s.rank}, {"gpu", s.gpu}, {"stream", s.stream}, {"name", s.name}, {"kind", s.category},
                     {"start_ns", s.start}, {"end_ns", s.end}});
   r["timeline"] = tl;
   nlohmann::json mem = nlohmann::json::array();

@@ -22,15 +22,15 @@ int stream_tid(const std::string& stream) {
 
 nlohmann::json trace_json(const std::vector<TraceSlice>& slices, const std::string& title) {
   nlohmann::json events = nlohmann::json::array();
-  std::set<int> gpus;
+  std::map<int, int> gpus;  // GPU → pipeline rank
   std::set<std::pair<int, std::string>> tracks;
   for (const TraceSlice& s : slices) {
-    gpus.insert(s.gpu);
+    gpus.emplace(s.gpu, s.rank);
     tracks.insert({s.gpu, s.stream});
   }
-  for (int g : gpus) {
+  for (const auto& [g, rank] : gpus) {
     events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", g}, {"tid", 0},
-                      {"args", {{"name", fmt::format("GPU {}", g)}}}});
+                      {"args", {{"name", fmt::format("GPU {} (pipeline rank {})", g, rank)}}}});
     events.push_back({{"ph", "M"}, {"name", "process_sort_index"}, {"pid", g}, {"tid", 0},
                       {"args", {{"sort_index", g}}}});
   }

@@ -88,6 +88,29 @@ NetworkConfig read_network(YamlSection& root) {
   return n;
 }
 
+std::vector<Straggler> read_stragglers(YamlSection& root, const ClusterSpec& cluster) {
+  std::vector<Straggler> out;
+  if (!root.has("stragglers")) {
+    root.raw("stragglers");
+    return out;
+  }
+  YAML::Node list = root.raw("stragglers");
+  if (!list.IsSequence())
+    root.fail("stragglers", "expected a list of {gpu: <id>, slowdown: <factor ≥ 1>} entries");
+  const int gpus = cluster.nodes * cluster.node.gpus;
+  for (size_t i = 0; i < list.size(); ++i) {
+    YamlSection e(list[i], root.file(), fmt::format("stragglers[{}]", i));
+    Straggler st;
+    st.gpu = int(e.integer("gpu", 0, gpus - 1));
+    st.slowdown = e.number("slowdown", 1, 100);
+    for (const Straggler& other : out)
+      if (other.gpu == st.gpu) e.fail("gpu", fmt::format("GPU {} is listed twice; give each GPU one slowdown", st.gpu));
+    e.finish();
+    out.push_back(st);
+  }
+  return out;
+}
+
 Phase read_phase(YamlSection s, const Scenario& sc) {
   Phase p;
   p.name = s.text("name");
@@ -165,6 +188,7 @@ Scenario load_scenario(const YAML::Node& root_node, const std::string& file) {
   sc.schedule = read_schedule(root.section("schedule"), file, nullptr);
   sc.routing = read_routing(root, file);
   sc.network = read_network(root);
+  sc.stragglers = read_stragglers(root, sc.cluster);
   sc.phases = read_training(root, sc);
   sc.price_per_gpu_hour = root.number("price_per_gpu_hour", 0, 1e6);
   sc.profile = root.text_or("calibration_profile", sc.profile);

@@ -49,6 +49,7 @@ struct Scenario {
   ScheduleConfig schedule;
   RoutingConfig routing;
   NetworkConfig network;
+  std::vector<Straggler> stragglers;  // slow GPUs (simulated with every GPU)
   std::vector<Phase> phases;       // phases[0] is the step the simulator runs by default
   double price_per_gpu_hour = 0;   // USD
   std::string profile = "h800-published";  // calibration profile name or path

@@ -1,9 +1,12 @@
 #include "sim/executor.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "models/memory.hpp"
@@ -106,41 +109,54 @@ struct Ctx {
   }
 };
 
-// Instruction durations of one pipeline (one EP-group class), with per-stage segments for a given expert load.
+// Instruction durations of one pipeline class, from per-stage segments for its expert load. A rank's compute runs
+// `slowdown[rank]` times slower (its slowest member's, for stragglers); DualPipe places a stage on two ranks (one per
+// direction), so segments are kept per (stage, slowdown).
 struct PipelineCosts {
-  std::map<int, ChunkSegments> seg;  // by stage
+  Ctx& ctx;
+  int group;
+  double load;
+  EpRoutingSpec routing;
+  std::vector<double> slowdown;  // per rank
+  std::map<std::pair<int, double>, ChunkSegments> seg;
   std::map<std::string, ChunkTiming> memo;
 
-  const ChunkTiming& timing(const sched::Instruction& in) {
-    const std::string key = fmt::format("{}:{}:{}:{}:{}", int(in.op), in.pass.stage, in.pass.split, in.pass2.stage,
-                                        in.pass2.split);
+  const ChunkSegments& segments(int stage, double f) {
+    auto it = seg.find({stage, f});
+    if (it != seg.end()) return it->second;
+    OpsContext oc = ctx.ops;
+    oc.expert_load = load;
+    const int rank = ctx.sch.rank_of(0, stage);
+    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+    ChunkSegments cs = chunk_segments(
+        ops,
+        [&](const Op& op) {
+          const TimeNs t = ctx.compute_time(op);
+          return f == 1 ? t : TimeNs(std::llround(double(t) * f));
+        },
+        [&](const Op& op) { return ctx.ep_time(op, rank, group, routing); });
+    return seg.emplace(std::make_pair(stage, f), std::move(cs)).first->second;
+  }
+
+  const ChunkTiming& timing(const sched::Instruction& in, int rank) {
+    const double f = slowdown[size_t(rank)];
+    const std::string key = fmt::format("{}:{}:{}:{}:{}:{}", int(in.op), in.pass.stage, in.pass.split, in.pass2.stage,
+                                        in.pass2.split, f);
     auto it = memo.find(key);
     if (it != memo.end()) return it->second;
     ChunkTiming t;
     switch (in.op) {
-      case sched::Op::F: t = time_serial(seg.at(in.pass.stage).forward, 0); break;
-      case sched::Op::B: t = time_backward(seg.at(in.pass.stage), !in.pass.split); break;
-      case sched::Op::W: t = time_serial(seg.at(in.pass.stage).backward_weight, 1); break;
-      case sched::Op::FB: t = time_overlapped(seg.at(in.pass.stage), seg.at(in.pass2.stage), !in.pass2.split); break;
+      case sched::Op::F: t = time_serial(segments(in.pass.stage, f).forward, 0); break;
+      case sched::Op::B: t = time_backward(segments(in.pass.stage, f), !in.pass.split); break;
+      case sched::Op::W: t = time_serial(segments(in.pass.stage, f).backward_weight, 1); break;
+      case sched::Op::FB:
+        t = time_overlapped(segments(in.pass.stage, f), segments(in.pass2.stage, f), !in.pass2.split);
+        break;
       default: throw std::logic_error("timing of a non-compute instruction");
     }
     return memo.emplace(key, std::move(t)).first->second;
   }
 };
-
-PipelineCosts pipeline_costs(Ctx& ctx, int group, double load, const EpRoutingSpec& routing) {
-  PipelineCosts pc;
-  OpsContext oc = ctx.ops;
-  oc.expert_load = load;
-  for (int st = 0; st < ctx.sch.stages; ++st) {
-    const int rank = ctx.sch.rank_of(0, st);
-    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(st)], oc);
-    pc.seg[st] = chunk_segments(
-        ops, [&](const Op& op) { return ctx.compute_time(op); },
-        [&](const Op& op) { return ctx.ep_time(op, rank, group, routing); });
-  }
-  return pc;
-}
 
 // Parameters of rank r: (dense, expert) counts, for ZeRO-1 collectives and the optimizer.
 std::pair<double, double> rank_params(const Ctx& ctx, int rank) {
@@ -273,13 +289,33 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
   if (!o.every_gpu && spec.model.is_moe() && spec.routing.kind != "balanced")
     throw std::invalid_argument(fmt::format(
         "routing.kind {}: imbalanced routing makes replicas differ; simulate every GPU (every_gpu)", spec.routing.kind));
+  if (!o.every_gpu && !spec.stragglers.empty())
+    throw std::invalid_argument("stragglers make replicas differ; simulate every GPU (every_gpu)");
+  for (const Straggler& st : spec.stragglers)
+    if (st.gpu < 0 || st.gpu >= l.pp * l.dp || !(st.slowdown >= 1))
+      throw std::invalid_argument(fmt::format("straggler GPU {} (slowdown {}): the GPU must be in 0..{} and the "
+                                              "slowdown ≥ 1", st.gpu, st.slowdown, l.pp * l.dp - 1));
   Ctx ctx(spec, sch, cost, topo_, timer_);
   const EpRoutingSpec routing = routing_spec(spec);
 
-  // Classes of identical pipelines: one per EP group of a rank (its data-parallel replicas run in lockstep through
-  // the all-to-alls); with balanced routing all classes are the same, and one pipeline stands for them.
-  const int groups = o.every_gpu && spec.model.is_moe() ? std::max(1, l.dp / std::max(1, l.ep)) : 1;
+  // Classes of pipelines: with an MoE model one per EP group of a rank (its data-parallel replicas run in lockstep
+  // through the all-to-alls), with a dense model one per replica. Classes with the same expert load, routing draw
+  // and stragglers run the same timeline and are simulated once; without stragglers and with balanced routing one
+  // pipeline stands for them all.
+  const int width = spec.model.is_moe() ? std::max(1, l.ep) : 1;
+  const int groups = o.every_gpu ? std::max(1, l.dp / width) : 1;
   const std::vector<double> loads = group_loads(ctx, routing, groups);
+  std::vector<double> gpu_slowdown(size_t(l.pp) * size_t(l.dp), 1.0);
+  for (const Straggler& st : spec.stragglers) gpu_slowdown[size_t(st.gpu)] = st.slowdown;
+  auto class_slowdown = [&](int g) {
+    std::vector<double> f(size_t(l.pp), 1.0);
+    for (int rank = 0; rank < l.pp; ++rank)
+      for (int d = g * width; d < (g + 1) * width && d < l.dp; ++d)
+        f[size_t(rank)] = std::max(f[size_t(rank)], gpu_slowdown[size_t(ctx.gpu(rank, d))]);
+    return f;
+  };
+  const bool balanced = !spec.model.is_moe() || routing.kind == RoutingKind::balanced;
+  std::set<std::string> simulated_classes;
 
   StepResult r;
   r.schedule = sch.kind;
@@ -299,16 +335,24 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
 
   TimeNs best_end = -1;
   for (int g = 0; g < groups; ++g) {
-    PipelineCosts pc = pipeline_costs(ctx, g, loads[size_t(g)], group_routing(routing, g));
+    const std::vector<double> slowdown = class_slowdown(g);
+    // Balanced routing: every class draws the same traffic, so only the stragglers tell classes apart.
+    const EpRoutingSpec class_routing = balanced ? routing : group_routing(routing, g);
+    if (o.merge_equal_classes && !simulated_classes
+             .insert(fmt::format("{}|{}|{}", loads[size_t(g)], balanced ? -1 : g, fmt::join(slowdown, ",")))
+             .second)
+      continue;
+    PipelineCosts pc{ctx, g, loads[size_t(g)], class_routing, slowdown, {}, {}};
     sched::TimelineCosts costs;
-    costs.duration = [&](const sched::Instruction& in, int) { return pc.timing(in).duration; };
+    costs.duration = [&](const sched::Instruction& in, int rank) { return pc.timing(in, rank).duration; };
     costs.transfer = transfer;
     const sched::Timeline tl = sched::run_timeline(sch, costs);
     // Critical rank: the one whose step ends last.
     int crit = 0;
     TimeNs end = -1;
     for (int rank = 0; rank < l.pp; ++rank) {
-      const TimeNs e = tl.ranks[size_t(rank)].last_end + tails[size_t(rank)].data_parallel + tails[size_t(rank)].optimizer;
+      const TimeNs e = tl.ranks[size_t(rank)].last_end + tails[size_t(rank)].data_parallel +
+                       TimeNs(std::llround(double(tails[size_t(rank)].optimizer) * slowdown[size_t(rank)]));
       if (e > end) {
         end = e;
         crit = rank;
@@ -342,13 +386,13 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
       if (i < first_bwd) r.breakdown.warmup_forward += d;
       else if (i > last_fwd) (in.op == sched::Op::W ? r.breakdown.weight_tail : r.breakdown.warmup_backward) += d;
       else r.breakdown.steady += d;
-      const ChunkTiming& ct = pc.timing(in);
+      const ChunkTiming& ct = pc.timing(in, crit);
       r.exposed.dispatch += ct.exposed_dispatch;
       r.exposed.combine += ct.exposed_combine;
     }
     r.breakdown.bubble = rt.last_end - rt.busy;
     r.breakdown.data_parallel = tails[size_t(crit)].data_parallel;
-    r.breakdown.optimizer = tails[size_t(crit)].optimizer;
+    r.breakdown.optimizer = TimeNs(std::llround(double(tails[size_t(crit)].optimizer) * slowdown[size_t(crit)]));
     r.exposed.data_parallel = tails[size_t(crit)].data_parallel;
     // Pipeline transfers' exposed cost: how much later the pipeline ends with them than with instant transfers.
     sched::TimelineCosts instant = costs;
@@ -364,29 +408,31 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
     }
     if (!o.timeline) continue;
     for (int rank = 0; rank < l.pp; ++rank) {
+      const int id = ctx.gpu(rank, g * width);  // the class's first replica stands for its GPUs
       for (const auto& t : tl.ranks[size_t(rank)].ops) {
         if (t.in.op == sched::Op::Recv) {
           const TimeNs d = transfer(t.in.pass, t.in.peer, rank);
-          r.timeline.push_back(TraceSlice{rank, "pipeline", sched::to_string(t.in, true), "p2p", t.start - d, t.start});
+          r.timeline.push_back(TraceSlice{id, rank, "pipeline", sched::to_string(t.in, true), "p2p", t.start - d, t.start});
           continue;
         }
         if (!t.in.is_compute()) continue;
-        r.timeline.push_back(TraceSlice{rank, "compute", sched::to_string(t.in, true), category(t.in), t.start, t.end});
-        for (const Placed& p : pc.timing(t.in).placed) {
+        r.timeline.push_back(TraceSlice{id, rank, "compute", sched::to_string(t.in, true), category(t.in), t.start, t.end});
+        for (const Placed& p : pc.timing(t.in, rank).placed) {
           if (p.seg.stream == Stream::comm)
-            r.timeline.push_back(TraceSlice{rank, "communication", p.seg.label, to_string(p.seg.part),
+            r.timeline.push_back(TraceSlice{id, rank, "communication", p.seg.label, to_string(p.seg.part),
                                             t.start + p.start, t.start + p.end});
           else if (o.detail)
-            r.timeline.push_back(TraceSlice{rank, "compute-parts", p.seg.label, to_string(p.seg.part),
+            r.timeline.push_back(TraceSlice{id, rank, "compute-parts", p.seg.label, to_string(p.seg.part),
                                             t.start + p.start, t.start + p.end});
         }
       }
       const TimeNs e = tl.ranks[size_t(rank)].last_end;
       const TailTimes& tt = tails[size_t(rank)];
-      r.timeline.push_back(TraceSlice{rank, "data-parallel", "ZeRO-1 reduce-scatter + all-gather", "data-parallel", e,
+      r.timeline.push_back(TraceSlice{id, rank, "data-parallel", "ZeRO-1 reduce-scatter + all-gather", "data-parallel", e,
                                       e + tt.data_parallel});
-      r.timeline.push_back(TraceSlice{rank, "compute", "AdamW", "optimizer", e + tt.data_parallel,
-                                      e + tt.data_parallel + tt.optimizer});
+      const TimeNs opt = TimeNs(std::llround(double(tt.optimizer) * slowdown[size_t(rank)]));
+      r.timeline.push_back(
+          TraceSlice{id, rank, "compute", "AdamW", "optimizer", e + tt.data_parallel, e + tt.data_parallel + opt});
     }
   }
   r.profile = cost.profile().name;

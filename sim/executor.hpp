@@ -11,10 +11,12 @@
 // transfers. After its last instruction each rank reduce-scatters gradients and all-gathers parameters over its
 // data-parallel group (ZeRO-1) and runs AdamW on its shard.
 //
-// Representative mode: with balanced routing every data-parallel replica runs the same timeline, so one pipeline
-// stands for all of them. every_gpu mode runs all replicas; each replica's expert load comes from the routing model,
-// and an instruction that carries expert-parallel all-to-alls cannot finish before every member of its EP group has
-// run it (the all-to-all couples them), so a slow GPU holds back its whole group.
+// Representative mode: with balanced routing and no stragglers every data-parallel replica runs the same timeline,
+// so one pipeline stands for all of them. every_gpu mode runs all replicas (required for imbalanced routing or
+// stragglers); each replica's expert load comes from the routing model, and an instruction that carries
+// expert-parallel all-to-alls cannot finish before every member of its EP group has run it (the all-to-all couples
+// them), so a slow GPU (a straggler, or one holding popular experts) holds back its whole group. The data-parallel
+// collectives at the end of the step wait for every replica: the step ends with the slowest class.
 #pragma once
 #include <string>
 
@@ -31,6 +33,7 @@ struct ExecutorOptions {
   bool every_gpu = false;   // simulate every data-parallel replica (required for imbalanced routing)
   bool timeline = true;     // keep trace slices
   bool detail = false;      // trace slices of the parts inside each instruction (compute / communication streams)
+  bool merge_equal_classes = true;  // every_gpu: simulate classes with equal load, routing and stragglers once
 };
 
 // Throws std::invalid_argument for what the executor cannot simulate (with the reason).

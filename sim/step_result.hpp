@@ -11,7 +11,8 @@ namespace cs {
 
 // One interval on one stream of one GPU.
 struct TraceSlice {
-  int gpu = 0;              // global GPU index (rank in the pipeline for the representative pipeline)
+  int gpu = 0;              // global GPU index (placement: pipeline rank r owns GPUs r·dp … r·dp + dp − 1)
+  int rank = 0;             // its pipeline rank
   std::string stream;       // "compute", "communication", "pipeline", "data-parallel"
   std::string name;         // "F mb3 s0", "L10 dispatch", ...
   std::string category;     // "F", "B", "W", "F&B", "p2p", "dispatch", "combine", "optimizer", ...

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/layout.hpp"
 #include "models/model_config.hpp"
@@ -31,6 +32,13 @@ struct NetworkConfig {
   int64_t time_quantum_ns = 0;
 };
 
+// A GPU whose computation runs `slowdown` times slower than its peers (thermal throttling, a degraded HBM stack, a
+// noisy neighbour). GPU ids follow the executor's placement: pipeline rank r owns GPUs r·dp … r·dp + dp − 1.
+struct Straggler {
+  int gpu = 0;
+  double slowdown = 1;  // ≥ 1: compute time multiplier
+};
+
 // One step to simulate.
 struct StepSpec {
   ModelConfig model;
@@ -39,6 +47,7 @@ struct StepSpec {
   ScheduleConfig schedule;
   RoutingConfig routing;
   NetworkConfig network;
+  std::vector<Straggler> stragglers;  // GPUs outside the cluster of this step are ignored
   uint64_t seed = 1;
 };
 

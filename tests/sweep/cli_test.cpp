@@ -83,8 +83,18 @@ TEST(SweepCli, ListsInfeasiblePointsAndWritesTheHtmlReport) {
   ASSERT_EQ(r.rc, 0) << r.output;
   EXPECT_NE(r.output.find("18 points, 12 ok, 6 infeasible, 0 failed"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("schedule.comm_sms: must leave SMs for compute"), std::string::npos) << r.output;
-  // The CLI's own evaluator reports no GPU-hours until the step simulation lands: it says so instead of inventing one.
-  EXPECT_NE(r.output.find("no best point or Pareto front"), std::string::npos) << r.output;
+  // Every feasible point is simulated and projected: the best point is the one with the fewest GPU-hours.
+  EXPECT_NE(r.output.find("best: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Pareto front (GPU-hours vs days):"), std::string::npos) << r.output;
+  const auto summary = nlohmann::json::parse(read_text(dir / "out" / "summary.json"));
+  double fewest = 1e300;
+  std::ifstream rows(dir / "out" / "points.jsonl");
+  for (std::string line; std::getline(rows, line);) {
+    const auto row = nlohmann::json::parse(line);
+    if (row["status"] == "ok") fewest = std::min(fewest, row["result"]["total_gpu_hours"].get<double>());
+  }
+  ASSERT_TRUE(summary.contains("best")) << summary.dump(2);
+  EXPECT_DOUBLE_EQ(summary["best"]["total_gpu_hours"].get<double>(), fewest) << summary["best"].dump(2);
   const std::string html = read_text(dir / "sweep.html");
   EXPECT_NE(html.find("vegaEmbed"), std::string::npos);
   EXPECT_EQ(html.find("<script src="), std::string::npos);  // nothing loaded from elsewhere

@@ -1,0 +1,305 @@
+// The training-step executor on whole scenarios: representative vs every GPU, stragglers and imbalanced routing,
+// determinism, the ramp's interpolation, and the `run` command's JSON and trace.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "reports/run.hpp"
+#include "scenarios/scenario.hpp"
+#include "sim/executor.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kDefault = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml";
+
+// DeepSeek-V3 blocks on 8 nodes: PP 4 × DP 16, EP 8 (two EP groups per pipeline rank), DualPipe, 16 micro-batches.
+const char* kSmall = R"(name: small-dualpipe
+model: deepseek-v3
+cluster: {preset: h800-2048, nodes: 8}
+layout:
+  pipeline_parallel: 4
+  expert_parallel: 8
+  data_parallel: 16
+  micro_batch: 1
+  global_batch: 256
+schedule:
+  kind: dualpipe
+routing:
+  max_nodes: 1
+training:
+  seq_len: 4096
+  phases:
+    - name: step
+      steps: 1
+price_per_gpu_hour: 2.0
+)";
+
+cs::Scenario scenario_from(const std::string& text, const std::string& name = "test.yaml") {
+  return cs::load_scenario(YAML::Load(text), name);
+}
+
+struct Step {
+  cs::StepSpec spec;
+  cs::sched::Schedule schedule;
+};
+
+Step first_step(const cs::Scenario& s) {
+  const cs::Phase& ph = s.phases.front();
+  const int64_t n = ph.layout.micro_batches();
+  return {cs::step_spec(s, ph, n), cs::phase_schedule(ph, n)};
+}
+
+cs::StepResult simulate(const cs::Scenario& s, bool every_gpu, bool merge = true) {
+  const Step st = first_step(s);
+  cs::ExecutorOptions o;
+  o.every_gpu = every_gpu;
+  o.merge_equal_classes = merge;
+  o.timeline = false;
+  return cs::simulate_step(st.spec, st.schedule, cs::scenario_cost_model(s), o);
+}
+
+void expect_same_step(const cs::StepResult& a, const cs::StepResult& b) {
+  EXPECT_EQ(a.step_time, b.step_time);
+  EXPECT_EQ(a.pipeline_time, b.pipeline_time);
+  EXPECT_EQ(a.breakdown.bubble, b.breakdown.bubble);
+  EXPECT_EQ(a.breakdown.steady, b.breakdown.steady);
+  EXPECT_EQ(a.breakdown.data_parallel, b.breakdown.data_parallel);
+  EXPECT_EQ(a.exposed.dispatch, b.exposed.dispatch);
+  EXPECT_EQ(a.exposed.combine, b.exposed.combine);
+  EXPECT_EQ(a.exposed.pipeline, b.exposed.pipeline);
+  ASSERT_EQ(a.ranks.size(), b.ranks.size());
+  for (size_t r = 0; r < a.ranks.size(); ++r) EXPECT_EQ(a.ranks[r].busy, b.ranks[r].busy) << "rank " << r;
+}
+
+struct Output {
+  int rc;
+  std::string text;
+};
+Output shell(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+// Issue: "Simulating one representative per class must give the same step time as simulating every GPU."
+// Here every class is really simulated (merging of equal classes switched off), with its own EP group's GPUs.
+TEST(StepExecutor, RepresentativeMatchesEveryGpuWithBalancedRouting) {
+  for (const cs::Scenario& s : {scenario_from(kSmall), cs::load_scenario(kDefault)}) {
+    SCOPED_TRACE(s.name);
+    const cs::StepResult rep = simulate(s, false);
+    const cs::StepResult all = simulate(s, true, false);
+    EXPECT_TRUE(rep.representative);
+    EXPECT_FALSE(all.representative);
+    EXPECT_EQ(rep.simulated_gpus, s.layout.pp);
+    EXPECT_EQ(all.simulated_gpus, s.layout.pp * s.layout.dp);
+    expect_same_step(rep, all);
+    expect_same_step(rep, simulate(s, true, true));  // merged classes: the same again
+  }
+}
+
+TEST(StepExecutor, StragglerHoldsBackTheStepAndNeedsEveryGpu) {
+  cs::Scenario s = scenario_from(kSmall);
+  const cs::StepResult base = simulate(s, false);
+  // GPU 20 = pipeline rank 1 (GPUs 16..31), replica 4: EP group 0 of rank 1.
+  s.stragglers = {{20, 1.5}};
+  EXPECT_THROW(simulate(s, false), std::invalid_argument);
+  const cs::StepResult slow = simulate(s, true);
+  EXPECT_GT(slow.step_time, base.step_time);
+  // The straggler's rank computes 1.5× longer in every instruction; communication does not slow down, so its busy
+  // time grows by more than nothing and by at most 50 %.
+  EXPECT_GT(slow.ranks[1].busy, base.ranks[1].busy);
+  EXPECT_LE(double(slow.ranks[1].busy), 1.5 * double(base.ranks[1].busy) + 1);
+  // Another rank's busy time is unchanged: only rank 1 is slow (it holds stages 1 and 2 under DualPipe; rank 2 holds
+  // the same stages and stays at full speed).
+  EXPECT_EQ(slow.ranks[0].busy, base.ranks[0].busy);
+  EXPECT_EQ(slow.ranks[2].busy, base.ranks[2].busy);
+  EXPECT_EQ(slow.ranks[3].busy, base.ranks[3].busy);
+  // A slowdown of 1 changes nothing, and a slower straggler costs more.
+  s.stragglers = {{20, 1.0}};
+  expect_same_step(simulate(s, true), base);
+  s.stragglers = {{20, 2.0}};
+  EXPECT_GT(simulate(s, true).step_time, slow.step_time);
+  // A GPU outside the step is an error, not ignored silently.
+  Step st = first_step(scenario_from(kSmall));
+  st.spec.stragglers = {{64, 1.5}};
+  cs::ExecutorOptions o;
+  o.every_gpu = true;
+  EXPECT_THROW(cs::simulate_step(st.spec, st.schedule, cs::scenario_cost_model(s), o), std::invalid_argument);
+}
+
+TEST(StepExecutor, StragglerInAScenarioFileIsCheckedAndRunsEveryGpu) {
+  std::string text = kSmall;
+  const cs::Scenario ok = scenario_from(text + "stragglers:\n  - {gpu: 20, slowdown: 1.5}\n");
+  ASSERT_EQ(ok.stragglers.size(), 1u);
+  EXPECT_EQ(ok.stragglers[0].gpu, 20);
+  cs::RunOptions ro;
+  ro.timeline = false;
+  const nlohmann::json j = cs::run_scenario(ok, ro).json;
+  EXPECT_FALSE(j["representative"].get<bool>());
+  EXPECT_GT(j["step_time_s"].get<double>(), cs::run_scenario(scenario_from(kSmall), ro).json["step_time_s"].get<double>());
+  struct Bad {
+    std::string yaml, field, what;
+  };
+  for (const Bad& b : {Bad{"stragglers:\n  - {gpu: 64, slowdown: 1.5}\n", "stragglers[0].gpu", "[0, 63]"},
+                       Bad{"stragglers:\n  - {gpu: 3, slowdown: 0.5}\n", "stragglers[0].slowdown", "[1, 100]"},
+                       Bad{"stragglers:\n  - {gpu: 3, slowdown: 1.2}\n  - {gpu: 3, slowdown: 1.3}\n",
+                           "stragglers[1].gpu", "listed twice"},
+                       Bad{"stragglers:\n  - {gpu: 3, slowdown: 1.2, slowdwn: 1.2}\n", "stragglers[0]", "slowdwn"},
+                       Bad{"stragglers: 3\n", "stragglers", "expected a list"}}) {
+    try {
+      scenario_from(text + b.yaml, "bad.yaml");
+      ADD_FAILURE() << "accepted: " << b.yaml;
+    } catch (const std::exception& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("bad.yaml:"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(b.field), std::string::npos) << msg;
+      EXPECT_NE(msg.find(b.what), std::string::npos) << msg;
+    }
+  }
+}
+
+TEST(StepExecutor, ImbalancedRoutingSlowsTheStepAndNeedsEveryGpu) {
+  cs::Scenario s = scenario_from(kSmall);
+  const cs::StepResult base = simulate(s, false);
+  s.routing.kind = "zipf";
+  s.routing.zipf_exponent = 1.0;
+  EXPECT_THROW(simulate(s, false), std::invalid_argument);
+  const cs::StepResult skewed = simulate(s, true);
+  EXPECT_GT(skewed.step_time, base.step_time);
+  // Different EP groups draw different tokens: the classes differ, and merging never merges them.
+  expect_same_step(skewed, simulate(s, true, false));
+}
+
+// The batch ramp interpolates step time between exact simulations: check the premise (step time close to affine in
+// micro-batches) at a point between two grid counts of the default scenario.
+TEST(StepExecutor, StepTimeIsCloseToAffineInMicroBatches) {
+  const cs::Scenario s = cs::load_scenario(kDefault);
+  const cs::Phase& ph = s.phases.front();
+  const cs::CostModel cost = cs::scenario_cost_model(s);
+  cs::ExecutorOptions o;
+  o.timeline = false;
+  auto step = [&](int64_t n) {
+    return double(cs::simulate_step(cs::step_spec(s, ph, n), cs::phase_schedule(ph, n), cost, o).step_time);
+  };
+  const double a = step(50), b = step(68), mid = step(60);
+  const double interpolated = a + (b - a) * 10.0 / 18.0;
+  EXPECT_NEAR(interpolated, mid, 0.01 * mid) << "exact " << mid << " interpolated " << interpolated;
+  EXPECT_LT(a, mid);
+  EXPECT_LT(mid, b);
+}
+
+TEST(RunCommand, JsonHasTheIssuesKeysAndTheyAgree) {
+  const Output r = shell(std::string(CLUSTERSIM_BINARY) + " run --json " + kDefault);
+  ASSERT_EQ(r.rc, 0) << r.text;
+  const nlohmann::json j = nlohmann::json::parse(r.text);
+  for (const char* k : {"step_time_s", "tokens_per_s_per_gpu", "mfu", "bubble_s", "gpu_hours_per_trillion_tokens",
+                        "total_gpu_hours", "total_cost_usd", "days", "peak_memory_gib", "calibration"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  const double step = j["step_time_s"].get<double>();
+  const double gpus = j["gpus"].get<double>();
+  EXPECT_EQ(gpus, 2048);
+  EXPECT_NEAR(j["tokens_per_s_per_gpu"].get<double>(), 15360.0 * 4096 / step / gpus, 1e-6);
+  // MFU: tokens/s/GPU × FLOPs per token ÷ BF16 peak, causal below non-causal.
+  EXPECT_GT(j["mfu"].get<double>(), 0.05);
+  EXPECT_LT(j["mfu"].get<double>(), j["mfu_non_causal"].get<double>());
+  EXPECT_LT(j["mfu_non_causal"].get<double>(), 1.0);
+  // One peak memory per pipeline stage rank, each within the GPU when the scenario fits.
+  ASSERT_EQ(j["peak_memory_gib"].size(), 16u);
+  for (const auto& m : j["peak_memory_gib"]) EXPECT_GT(m.get<double>(), 1.0);
+  EXPECT_EQ(j["calibration"]["profile"], "h800-published");
+  EXPECT_FALSE(j["calibration"]["provenance"].get<std::string>().empty());
+  // The breakdown adds up to the step.
+  double sum = 0;
+  for (const auto& [k, v] : j["breakdown_s"].items()) sum += v.get<double>();
+  EXPECT_NEAR(sum, step, 1e-6);
+  // Phases add up; dollars are GPU-hours × price.
+  double hours = 0, days = 0;
+  for (const auto& p : j["phases"]) {
+    hours += p["gpu_hours"].get<double>();
+    days += p["days"].get<double>();
+  }
+  EXPECT_NEAR(hours, j["total_gpu_hours"].get<double>(), 1e-6 * hours);
+  EXPECT_NEAR(days, j["days"].get<double>(), 1e-9 * days);
+  EXPECT_NEAR(j["total_cost_usd"].get<double>(), hours * j["price_per_gpu_hour"].get<double>(), 1e-6 * hours);
+}
+
+TEST(RunCommand, SameScenarioGivesByteIdenticalOutputsAndTraces) {
+  const fs::path dir = fs::temp_directory_path() / "clustersim-step-test-determinism";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string json[2], trace[2];
+  for (int i = 0; i < 2; ++i) {
+    const fs::path t = dir / ("trace" + std::to_string(i) + ".json");
+    const Output r = shell(std::string(CLUSTERSIM_BINARY) + " run --json --trace " + t.string() + " " + kDefault);
+    ASSERT_EQ(r.rc, 0) << r.text;
+    json[i] = r.text;
+    trace[i] = read_text(t);
+  }
+  EXPECT_EQ(json[0], json[1]);
+  EXPECT_FALSE(trace[0].empty());
+  EXPECT_EQ(trace[0], trace[1]);
+}
+
+TEST(RunCommand, TraceHasOneProcessPerGpuAndOrderedTracks) {
+  const fs::path dir = fs::temp_directory_path() / "clustersim-step-test-trace";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path t = dir / "trace.json";
+  const Output r = shell(std::string(CLUSTERSIM_BINARY) + " run --trace " + t.string() + " " + kDefault);
+  ASSERT_EQ(r.rc, 0) << r.text;
+  const nlohmann::json j = nlohmann::json::parse(read_text(t));
+  ASSERT_TRUE(j["traceEvents"].is_array());
+  std::map<int, std::string> processes;
+  std::map<std::pair<int, int>, std::string> threads;
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "process_name") processes[e["pid"].get<int>()] = e["args"]["name"];
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      threads[{e["pid"].get<int>(), e["tid"].get<int>()}] = e["args"]["name"];
+  }
+  // The representative pipeline: one GPU of each of the 16 pipeline ranks (rank r owns GPUs 128 r … 128 r + 127).
+  ASSERT_EQ(processes.size(), 16u);
+  for (int rank = 0; rank < 16; ++rank)
+    EXPECT_EQ(processes[rank * 128], "GPU " + std::to_string(rank * 128) + " (pipeline rank " + std::to_string(rank) + ")");
+  std::set<std::string> streams;
+  for (const auto& [k, name] : threads) streams.insert(name);
+  for (const char* s : {"compute", "communication", "pipeline", "data-parallel"}) EXPECT_TRUE(streams.count(s)) << s;
+  // Slices on a GPU's compute track never overlap, and end within the step.
+  const nlohmann::json run = nlohmann::json::parse(shell(std::string(CLUSTERSIM_BINARY) + " run --json " + kDefault).text);
+  const double step_us = run["step_time_s"].get<double>() * 1e6;
+  std::map<int, std::vector<std::pair<double, double>>> compute;
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    const double ts = e["ts"].get<double>(), dur = e["dur"].get<double>();
+    EXPECT_GE(dur, 0);
+    EXPECT_LE(ts + dur, step_us * (1 + 1e-9));
+    if (threads[{e["pid"].get<int>(), e["tid"].get<int>()}] == "compute") compute[e["pid"].get<int>()].push_back({ts, ts + dur});
+  }
+  for (auto& [gpu, v] : compute) {
+    std::sort(v.begin(), v.end());
+    for (size_t i = 1; i < v.size(); ++i) EXPECT_LE(v[i - 1].second, v[i].first + 1e-3) << "GPU " << gpu;
+  }
+}
