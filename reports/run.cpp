@@ -231,6 +231,10 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
                          {"combine", seconds(r.exposed.combine)},
                          {"pipeline", seconds(r.exposed.pipeline)},
                          {"data_parallel", seconds(r.exposed.data_parallel)}};
+  nlohmann::json links = nlohmann::json::array();
+  for (const LinkUse& u : r.links)
+    links.push_back({{"class", u.link_class}, {"utilisation", u.utilisation}, {"bytes", u.bytes}});
+  j["link_utilisation"] = links;
   j["instruction_ms"] = {{"F", r.f_ns * 1e-6}, {"B", r.b_ns * 1e-6}, {"W", r.w_ns * 1e-6}, {"F&B", r.fb_ns * 1e-6}};
   bool fits = true;
   j["memory"] = memory_json(s, first, phase_schedule(first, full_n), r, fits);
@@ -276,12 +280,14 @@ std::string run_text(const nlohmann::json& j) {
   const auto& in = j["instruction_ms"];
   line(fmt::format("          F {:.2f} ms · B {:.2f} ms · W {:.2f} ms · F&B {:.2f} ms (first stage of the critical rank)",
                    in["F"].get<double>(), in["B"].get<double>(), in["W"].get<double>(), in["F&B"].get<double>()));
-  std::string bd;
-  for (const auto& [k, v] : j["breakdown_s"].items()) bd += fmt::format(" {} {:.3f} ·", k, v.get<double>());
-  line("breakdown" + bd.substr(0, bd.size() - 2) + " (s)");
-  std::string ex;
-  for (const auto& [k, v] : j["exposed_comm_s"].items()) ex += fmt::format(" {} {:.3f} ·", k, v.get<double>());
-  line("exposed communication" + ex.substr(0, ex.size() - 2) + " (s)");
+  std::vector<std::string> bd, ex, lk;
+  for (const auto& [k, v] : j["breakdown_s"].items()) bd.push_back(fmt::format("{} {:.3f}", k, v.get<double>()));
+  line(fmt::format("breakdown {} (s)", fmt::join(bd, " · ")));
+  for (const auto& [k, v] : j["exposed_comm_s"].items()) ex.push_back(fmt::format("{} {:.3f}", k, v.get<double>()));
+  line(fmt::format("exposed communication {} (s)", fmt::join(ex, " · ")));
+  for (const auto& u : j["link_utilisation"])
+    lk.push_back(fmt::format("{} {:.1f} %", u["class"].get<std::string>(), 100 * u["utilisation"].get<double>()));
+  if (!lk.empty()) line(fmt::format("links     average utilisation over the step: {}", fmt::join(lk, " · ")));
   line(fmt::format("throughput {:.0f} tokens/s/GPU · MFU {:.1f} % (causal) / {:.1f} % (non-causal), BF16 peak",
                    d("tokens_per_s_per_gpu"), 100 * d("mfu"), 100 * d("mfu_non_causal")));
   double peak = 0;
@@ -337,9 +343,7 @@ nlohmann::json run_report_input(const RunOutput& out) {
                      {"capacity", m["capacity_gib"].get<double>() * kGiB}});
   }
   r["memory"] = mem;
-  nlohmann::json links = nlohmann::json::array();
-  for (const LinkUse& u : out.step.links) links.push_back({{"class", u.link_class}, {"utilisation", u.utilisation}});
-  r["links"] = links;
+  r["links"] = j["link_utilisation"];
   return r;
 }
 

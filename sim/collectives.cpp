@@ -262,16 +262,18 @@ CollectiveResult run_collective(const Topology& topo, const CollectiveSpec& spec
   return r;
 }
 
-TimeNs CollectiveTimer::duration(const CollectiveSpec& s) {
+const CollectiveCost& CollectiveTimer::cost(const CollectiveSpec& s) {
   std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", int(s.kind), s.bytes, int(s.algo), int(s.path),
                                 s.jitter, s.seed, s.tokens_per_rank, s.hidden, s.experts, s.topk, int(s.routing.kind),
                                 s.routing.seed, s.routing.zipf_exponent, s.routing.load_file, s.routing.max_nodes);
   for (int g : s.gpus) key += fmt::format(",{}", g);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
-  const TimeNs t = run_collective(topo_, s, opt_).time_ns;
-  cache_.emplace(std::move(key), t);
-  return t;
+  const CollectiveResult r = run_collective(topo_, s, opt_);
+  CollectiveCost c;
+  c.time_ns = r.time_ns;
+  for (size_t id = 0; id < r.link_bytes.size(); ++id) c.bytes[size_t(topo_.link(LinkId(id)).kind)] += r.link_bytes[id];
+  return cache_.emplace(std::move(key), c).first->second;
 }
 
 }  // namespace cs

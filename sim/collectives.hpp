@@ -10,6 +10,7 @@
 // Rings across nodes use one channel per NIC of a node: channel c enters each node at local GPU c and leaves over
 // PXN through the NIC of the next node's entry GPU, so all NICs carry ring traffic (NCCL's multi-ring layout).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -72,16 +73,25 @@ void fill_bandwidths(const CollectiveSpec& spec, const CollectivePlan& plan, Col
 
 // Durations of collectives in isolation, cached by shape (kind, GPUs, sizes, routing): what the step executor asks
 // for when it needs a communication time without simulating contention with other traffic.
+inline constexpr size_t kLinkKinds = size_t(LinkKind::other) + 1;
+using LinkKindBytes = std::array<double, kLinkKinds>;  // bytes carried, summed over the links of each LinkKind
+
+struct CollectiveCost {
+  TimeNs time_ns = 0;
+  LinkKindBytes bytes{};
+};
+
 class CollectiveTimer {
  public:
   CollectiveTimer(const Topology& topo, NetworkOptions options) : topo_(topo), opt_(options) {}
-  TimeNs duration(const CollectiveSpec& spec);
+  TimeNs duration(const CollectiveSpec& spec) { return cost(spec).time_ns; }
+  const CollectiveCost& cost(const CollectiveSpec& spec);
   size_t cached() const { return cache_.size(); }
 
  private:
   const Topology& topo_;
   NetworkOptions opt_;
-  std::map<std::string, TimeNs> cache_;
+  std::map<std::string, CollectiveCost> cache_;
 };
 
 }  // namespace cs

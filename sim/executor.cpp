@@ -85,7 +85,7 @@ struct Ctx {
 
   // Dispatch-direction traffic in FP8 is DeepEP's dispatch; BF16 traffic (combine, and the gradients of backward)
   // is timed as a combine.
-  TimeNs ep_time(const Op& op, int rank, int group, const EpRoutingSpec& routing) {
+  CollectiveSpec ep_spec(const Op& op, int rank, int group, const EpRoutingSpec& routing) const {
     CollectiveSpec c;
     c.kind = op.precision == Precision::fp8 && op.kind == OpKind::dispatch ? CollectiveKind::dispatch
                                                                           : CollectiveKind::combine;
@@ -95,19 +95,28 @@ struct Ctx {
     c.experts = spec.model.routed_experts;
     c.topk = spec.model.top_k;
     c.routing = routing;
-    const TimeNs t = comm.duration(c);
+    return c;
+  }
+
+  TimeNs ep_time(const Op& op, int rank, int group, const EpRoutingSpec& routing) {
+    const TimeNs t = comm.duration(ep_spec(op, rank, group, routing));
     const int sms = std::max(1, spec.schedule.comm_sms);
     return sms >= kDeepEpReferenceSms ? t : t * kDeepEpReferenceSms / sms;
   }
 
-  TimeNs p2p_time(int from_rank, int to_rank) {
+  CollectiveSpec p2p_spec(int from_rank, int to_rank) const {
     CollectiveSpec c;
     c.kind = CollectiveKind::p2p;
     c.gpus = canonical({gpu(from_rank, 0), gpu(to_rank, 0)});
     c.bytes = ops.tokens() * spec.model.hidden * 2;  // BF16 activations (forward) or their gradients (backward)
-    return comm.duration(c);
+    return c;
   }
+  TimeNs p2p_time(int from_rank, int to_rank) { return comm.duration(p2p_spec(from_rank, to_rank)); }
 };
+
+void add_bytes(LinkKindBytes& to, const LinkKindBytes& from, double times = 1) {
+  for (size_t k = 0; k < kLinkKinds; ++k) to[k] += from[k] * times;
+}
 
 // Instruction durations of one pipeline class, from per-stage segments for its expert load. A rank's compute runs
 // `slowdown[rank]` times slower (its slowest member's, for stragglers); DualPipe places a stage on two ranks (one per
@@ -136,6 +145,24 @@ struct PipelineCosts {
         },
         [&](const Op& op) { return ctx.ep_time(op, rank, group, routing); });
     return seg.emplace(std::make_pair(stage, f), std::move(cs)).first->second;
+  }
+
+  // Bytes on each link kind of one micro-batch's forward or backward on `stage`, for its whole EP group.
+  std::map<std::pair<int, bool>, LinkKindBytes> stage_bytes;
+  const LinkKindBytes& bytes(int stage, bool backward) {
+    auto it = stage_bytes.find({stage, backward});
+    if (it != stage_bytes.end()) return it->second;
+    OpsContext oc = ctx.ops;
+    oc.expert_load = load;
+    const int rank = ctx.sch.rank_of(0, stage);
+    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+    LinkKindBytes b{};
+    for (const auto* list : backward ? std::vector<const std::vector<Op>*>{&ops.backward_input, &ops.backward_weight}
+                                     : std::vector<const std::vector<Op>*>{&ops.forward})
+      for (const Op& op : *list)
+        if (op.kind == OpKind::dispatch || op.kind == OpKind::combine)
+          add_bytes(b, ctx.comm.cost(ctx.ep_spec(op, rank, group, routing)).bytes);
+    return stage_bytes.emplace(std::make_pair(stage, backward), b).first->second;
   }
 
   const ChunkTiming& timing(const sched::Instruction& in, int rank) {
@@ -181,28 +208,33 @@ std::pair<double, double> rank_params(const Ctx& ctx, int rank) {
 struct TailTimes {
   TimeNs data_parallel = 0;
   TimeNs optimizer = 0;
+  LinkKindBytes bytes{};  // of the rank's data-parallel collectives, over all its GPUs
 };
 
 TailTimes tail_times(Ctx& ctx, int rank) {
   TailTimes t;
   const Layout& l = ctx.spec.layout;
   const auto [dense, experts] = rank_params(ctx, rank);
-  auto ring = [&](CollectiveKind k, std::vector<int> gpus, double bytes) {
+  // `copies`: how many such groups the rank has (one per expert index for the expert-parameter rings).
+  auto ring = [&](CollectiveKind k, std::vector<int> gpus, double bytes, double copies) {
     if (gpus.size() < 2 || bytes <= 0) return TimeNs(0);
     CollectiveSpec c;
     c.kind = k;
     c.gpus = ctx.canonical(std::move(gpus));
     c.bytes = int64_t(bytes);
-    return ctx.comm.duration(c);
+    const CollectiveCost& cost = ctx.comm.cost(c);
+    add_bytes(t.bytes, cost.bytes, copies);
+    return cost.time_ns;
   };
   std::vector<int> dp_group, expert_group;
   for (int d = 0; d < l.dp; ++d) dp_group.push_back(ctx.gpu(rank, d));
   for (int d = 0; d < l.dp; d += std::max(1, l.ep)) expert_group.push_back(ctx.gpu(rank, d));
   // FP32 gradients reduce-scattered, BF16 parameters all-gathered ([TR] §3.3: FP32 gradient accumulation).
-  t.data_parallel = ring(CollectiveKind::reduce_scatter, dp_group, dense * 4) +
-                    ring(CollectiveKind::all_gather, dp_group, dense * 2) +
-                    ring(CollectiveKind::reduce_scatter, expert_group, experts * 4) +
-                    ring(CollectiveKind::all_gather, expert_group, experts * 2);
+  const double expert_rings = std::max(1, l.ep);
+  t.data_parallel = ring(CollectiveKind::reduce_scatter, dp_group, dense * 4, 1) +
+                    ring(CollectiveKind::all_gather, dp_group, dense * 2, 1) +
+                    ring(CollectiveKind::reduce_scatter, expert_group, experts * 4, expert_rings) +
+                    ring(CollectiveKind::all_gather, expert_group, experts * 2, expert_rings);
   // AdamW on this GPU's shard: read/write FP32 master (8 B), BF16 moments (8 B), read FP32 gradient (4 B), write
   // the BF16 weight (2 B); ~10 FLOPs per parameter.
   const double shard = dense / std::max(1, l.dp) + experts / std::max(1, l.dp / std::max(1, l.ep));
@@ -334,19 +366,41 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
   for (int rank = 0; rank < l.pp; ++rank) tails.push_back(tail_times(ctx, rank));
 
   TimeNs best_end = -1;
+  // Bytes per link kind over the step, the whole cluster: EP all-to-alls per class (each covers its `width`
+  // replicas), pipeline transfers per replica, data-parallel collectives per rank.
+  LinkKindBytes step_bytes{};
+  for (const TailTimes& t : tails) add_bytes(step_bytes, t.bytes);
+  const double classes_per_simulated = o.every_gpu ? 1.0 : double(std::max(1, l.dp / width));
+  std::map<std::string, LinkKindBytes> class_bytes;
   for (int g = 0; g < groups; ++g) {
     const std::vector<double> slowdown = class_slowdown(g);
     // Balanced routing: every class draws the same traffic, so only the stragglers tell classes apart.
     const EpRoutingSpec class_routing = balanced ? routing : group_routing(routing, g);
-    if (o.merge_equal_classes && !simulated_classes
-             .insert(fmt::format("{}|{}|{}", loads[size_t(g)], balanced ? -1 : g, fmt::join(slowdown, ",")))
-             .second)
+    const std::string class_key =
+        fmt::format("{}|{}|{}", loads[size_t(g)], balanced ? -1 : g, fmt::join(slowdown, ","));
+    if (o.merge_equal_classes && !simulated_classes.insert(class_key).second) {
+      add_bytes(step_bytes, class_bytes.at(class_key));
       continue;
-    PipelineCosts pc{ctx, g, loads[size_t(g)], class_routing, slowdown, {}, {}};
+    }
+    PipelineCosts pc{ctx, g, loads[size_t(g)], class_routing, slowdown, {}, {}, {}};
     sched::TimelineCosts costs;
     costs.duration = [&](const sched::Instruction& in, int rank) { return pc.timing(in, rank).duration; };
     costs.transfer = transfer;
     const sched::Timeline tl = sched::run_timeline(sch, costs);
+    LinkKindBytes cb{};
+    for (int rank = 0; rank < l.pp; ++rank)
+      for (const auto& t : tl.ranks[size_t(rank)].ops) {
+        const sched::Instruction& in = t.in;
+        if (in.op == sched::Op::F) add_bytes(cb, pc.bytes(in.pass.stage, false));
+        if (in.op == sched::Op::B) add_bytes(cb, pc.bytes(in.pass.stage, true));
+        if (in.op == sched::Op::FB) {
+          add_bytes(cb, pc.bytes(in.pass.stage, false));
+          add_bytes(cb, pc.bytes(in.pass2.stage, true));
+        }
+        if (in.op == sched::Op::Recv) add_bytes(cb, ctx.comm.cost(ctx.p2p_spec(in.peer, rank)).bytes, width);
+      }
+    add_bytes(step_bytes, cb, classes_per_simulated);
+    class_bytes[class_key] = cb;
     // Critical rank: the one whose step ends last.
     int crit = 0;
     TimeNs end = -1;
@@ -434,6 +488,30 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
       r.timeline.push_back(
           TraceSlice{id, rank, "compute", "AdamW", "optimizer", e + tt.data_parallel, e + tt.data_parallel + opt});
     }
+  }
+  // Utilisation per class of links: bytes carried ÷ (summed capacity × step time).
+  struct LinkClass {
+    const char* name;
+    std::vector<LinkKind> kinds;
+  };
+  const LinkClass link_classes[] = {{"NVLink", {LinkKind::nvlink_up, LinkKind::nvlink_down}},
+                                    {"PCIe", {LinkKind::pcie_up, LinkKind::pcie_down}},
+                                    {"NIC", {LinkKind::nic_up, LinkKind::nic_down}},
+                                    {"leaf→spine", {LinkKind::leaf_up}},
+                                    {"spine→leaf", {LinkKind::spine_down}}};
+  LinkKindBytes capacity{};  // bytes per ns, summed over the links of each kind
+  for (size_t id = 0; id < topo_.links(); ++id) {
+    const LinkInfo& li = topo_.link(LinkId(id));
+    if (!topo_.failed(LinkId(id))) capacity[size_t(li.kind)] += li.bytes_per_ns;
+  }
+  for (const LinkClass& c : link_classes) {
+    double bytes = 0, cap = 0;
+    for (LinkKind k : c.kinds) {
+      bytes += step_bytes[size_t(k)];
+      cap += capacity[size_t(k)];
+    }
+    if (cap <= 0) continue;
+    r.links.push_back(LinkUse{c.name, r.step_time > 0 ? bytes / (cap * double(r.step_time)) : 0, bytes});
   }
   r.profile = cost.profile().name;
   r.profile_source = describe_tally(cost.profile(), ctx.tally);

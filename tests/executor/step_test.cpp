@@ -17,6 +17,7 @@
 #include "reports/run.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/executor.hpp"
+#include "sim/topology.hpp"
 
 namespace fs = std::filesystem;
 
@@ -302,4 +303,45 @@ TEST(RunCommand, TraceHasOneProcessPerGpuAndOrderedTracks) {
     std::sort(v.begin(), v.end());
     for (size_t i = 1; i < v.size(); ++i) EXPECT_LE(v[i - 1].second, v[i].first + 1e-3) << "GPU " << gpu;
   }
+}
+
+// Link utilisation by hand: a dense model over two nodes, PP 2 × DP 8 (rank 0 on node 0, rank 1 on node 1). The
+// only inter-node traffic is the pipeline's activations and gradients: per replica N forward sends 0 → 1 and N
+// backward sends 1 → 0, each tokens × hidden × 2 bytes, crossing the sender's NIC and the receiver's NIC once. The
+// data-parallel rings stay inside a node (NVLink).
+TEST(StepExecutor, LinkBytesOfAPipelineAcrossTwoNodesByHand) {
+  const cs::Scenario s = scenario_from(R"(name: dense-pp2
+model: llama-3.1-405b
+cluster: {preset: h800-2048, nodes: 2}
+layout:
+  pipeline_parallel: 2
+  data_parallel: 8
+  micro_batch: 1
+  global_batch: 32
+schedule:
+  kind: 1f1b
+training:
+  seq_len: 4096
+  phases:
+    - name: step
+      steps: 1
+price_per_gpu_hour: 2.0
+)");
+  const cs::StepResult r = simulate(s, false);
+  const double n = 4, dp = 8, transfer = 4096.0 * s.model.hidden * 2;
+  std::map<std::string, cs::LinkUse> by_class;
+  for (const cs::LinkUse& u : r.links) by_class[u.link_class] = u;
+  ASSERT_TRUE(by_class.count("NIC"));
+  EXPECT_NEAR(by_class["NIC"].bytes, 2 * (2 * n * dp) * transfer, 1e-9 * by_class["NIC"].bytes);
+  EXPECT_EQ(by_class["leaf→spine"].bytes, 0);  // both nodes hang off the same leaves
+  EXPECT_GT(by_class["NVLink"].bytes, 0);      // the ZeRO-1 rings inside each node
+  // Utilisation: bytes ÷ (the class's summed capacity × step time).
+  const cs::Topology topo(s.cluster);
+  double nic_capacity = 0;
+  for (size_t id = 0; id < topo.links(); ++id)
+    if (topo.link(cs::LinkId(id)).kind == cs::LinkKind::nic_up || topo.link(cs::LinkId(id)).kind == cs::LinkKind::nic_down)
+      nic_capacity += topo.link(cs::LinkId(id)).bytes_per_ns;
+  EXPECT_NEAR(by_class["NIC"].utilisation, by_class["NIC"].bytes / (nic_capacity * double(r.step_time)), 1e-12);
+  EXPECT_GT(by_class["NIC"].utilisation, 0);
+  EXPECT_LT(by_class["NIC"].utilisation, 1);
 }
