@@ -187,7 +187,7 @@ void add_check(CLI::App& cal) {
   });
 }
 
-void add_compare(CLI::App& cal) {
+void add_calibrate_compare(CLI::App& cal) {
   auto* cmd = cal.add_subcommand("compare", "compare two profiles kernel by kernel; exit 1 on a slow-down");
   struct Opts {
     std::string old_p, new_p;
@@ -227,7 +227,7 @@ void add_calibrate(CLI::App& app) {
   add_shapes(*cal);
   add_calibrate_run(*cal);
   add_check(*cal);
-  add_compare(*cal);
+  add_calibrate_compare(*cal);
 }
 
 }  // namespace cs::cli

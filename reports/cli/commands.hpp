@@ -11,4 +11,5 @@ void add_calibrate(CLI::App& app);
 void add_collective(CLI::App& app);
 void add_sweep(CLI::App& app);
 void add_validate(CLI::App& app);
+void add_compare(CLI::App& app);
 }  // namespace cs::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cs::cli::add_collective(app);
   cs::cli::add_sweep(app);
   cs::cli::add_validate(app);
+  cs::cli::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
