@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -11,15 +12,6 @@ namespace cs {
 
 namespace {
 bool later(TimeNs ta, uint64_t ia, TimeNs tb, uint64_t ib) { return ta != tb ? ta > tb : ia > ib; }
-struct ShareEntry {
-  double share;
-  LinkId link;
-  uint32_t version;
-};
-// Min-heap on (share, link id): ties between equal shares break by link id, so results are deterministic.
-bool share_after(const ShareEntry& a, const ShareEntry& b) {
-  return a.share != b.share ? a.share > b.share : a.link > b.link;
-}
 TimeNs duration_ns(double bytes, double rate) {
   if (bytes <= 0) return 0;
   if (!(rate > 0)) return std::numeric_limits<TimeNs>::max() / 4;
@@ -37,7 +29,8 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   wsum_.assign(L, 0.0);
   unfrozen_.assign(L, 0);
   link_mark_.assign(L, 0);
-  link_version_.assign(L, 0);
+  heap_key_.assign(L, 0.0);
+  heap_pos_.assign(L, -1);
   dirty_mark_.assign(L, 0);
 }
 
@@ -48,7 +41,24 @@ uint32_t Network::new_slot() {
     return s;
   }
   acts_.emplace_back();
+  hot_.emplace_back();
   return uint32_t(acts_.size() - 1);
+}
+
+void Network::set_uses(uint32_t s, std::span<const Use> uses) {
+  Hot& h = hot_[s];
+  Activity& a = acts_[s];
+  a.uses.clear();
+  h.w0 = uses.empty() ? 0.0 : uses[0].weight;
+  h.uniform = uses.size() <= size_t(Route::kMaxHops) &&
+              std::all_of(uses.begin(), uses.end(), [&](const Use& u) { return u.weight == h.w0; });
+  if (h.uniform && uses.size() <= size_t(kInline)) {
+    h.n = uint8_t(uses.size());
+    for (size_t i = 0; i < uses.size(); ++i) h.link[i] = uses[i].link;
+  } else {
+    h.n = kOutOfLine;
+    a.uses.assign(uses.begin(), uses.end());
+  }
 }
 
 int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
@@ -56,23 +66,26 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
   const uint32_t s = new_slot();
   Activity& a = acts_[s];
-  a.gen++;
-  a.live = true;
+  Hot& h = hot_[s];
+  h.gen++;
+  h.live = true;
   a.sharing = false;
   a.remaining = double(req.bytes);
-  a.rate = 0;
+  h.rate = 0;
   a.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
-  a.uses.clear();
   // Latency-weighted sharing: the activity progresses at the common fair level ρ and moves w·ρ bytes per ns, with
   // w = (1 µs / route latency); its size in ρ units is bytes / w.
   const double w = opt_.latency_weighted && r.latency_ns > 0 ? 1000.0 / double(r.latency_ns) : 1.0;
   a.remaining = double(req.bytes) / w;
+  std::array<Use, Route::kMaxHops> uses;
+  size_t n = 0;
   for (LinkId l : r.links()) {
-    a.uses.push_back(Use{l, w});
+    uses[n++] = Use{l, w};
     link_bytes_[size_t(l)] += double(req.bytes);
   }
+  set_uses(s, std::span<const Use>(uses.data(), n));
   a.done = std::move(done);
   ++active_;
   schedule_activation(s, q_.now() + r.latency_ns);
@@ -105,16 +118,17 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   }
   const uint32_t s = new_slot();
   Activity& a = acts_[s];
-  a.gen++;
-  a.live = true;
+  Hot& h = hot_[s];
+  h.gen++;
+  h.live = true;
   a.sharing = false;
   a.remaining = bottleneck_bytes;
-  a.rate = 0;
+  h.rate = 0;
   a.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
-  a.uses.clear();
-  for (const Use& u : uses) a.uses.push_back(Use{u.link, u.weight / bottleneck_bytes});
+  for (Use& u : uses) u.weight /= bottleneck_bytes;
+  set_uses(s, uses);
   a.done = std::move(done);
   ++active_;
   schedule_activation(s, q_.now() + latency);
@@ -162,21 +176,80 @@ void Network::activate_batch(TimeNs at) {
   std::vector<uint32_t> instant;
   for (uint32_t s : slots) {
     Activity& a = acts_[s];
+    Hot& h = hot_[s];
     a.sharing = true;
     a.last = at;
-    a.rate = 0;
-    if (a.uses.empty() || a.remaining <= 0) {
+    h.rate = 0;
+    if (h.n == 0 || a.remaining <= 0) {
       instant.push_back(s);
       continue;
     }
-    for (const Use& u : a.uses) {
-      link_members_[size_t(u.link)].push_back(Member{s, a.gen});
-      seeds.push_back(u.link);
-    }
+    for_uses(s, [&](LinkId l, double) {
+      link_members_[size_t(l)].push_back(Member{s, h.gen});
+      seeds.push_back(l);
+    });
   }
   for (uint32_t s : instant) acts_[s].finish = at;  // nothing to carry: done when the latency is over
   if (!instant.empty()) arm_group(new_group(std::move(instant)));
   solve_from(seeds);
+}
+
+// Indexed binary min-heap of links on (heap_key_, link id).
+bool Network::heap_less(LinkId a, LinkId b) const {
+  const double x = heap_key_[size_t(a)], y = heap_key_[size_t(b)];
+  return x != y ? x < y : a < b;
+}
+void Network::heap_place(size_t i, LinkId l) {
+  heap_[i] = l;
+  heap_pos_[size_t(l)] = int32_t(i);
+}
+void Network::heap_sift_up(size_t i) {
+  const LinkId l = heap_[i];
+  while (i > 0) {
+    const size_t p = (i - 1) / 2;
+    if (!heap_less(l, heap_[p])) break;
+    heap_place(i, heap_[p]);
+    i = p;
+  }
+  heap_place(i, l);
+}
+void Network::heap_sift_down(size_t i) {
+  const LinkId l = heap_[i];
+  const size_t n = heap_.size();
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && heap_less(heap_[c + 1], heap_[c])) ++c;
+    if (!heap_less(heap_[c], l)) break;
+    heap_place(i, heap_[c]);
+    i = c;
+  }
+  heap_place(i, l);
+}
+void Network::heap_update(LinkId l) {
+  const int32_t p = heap_pos_[size_t(l)];
+  if (p < 0) {
+    heap_.push_back(l);
+    heap_sift_up(heap_.size() - 1);
+    return;
+  }
+  heap_sift_up(size_t(p));
+  heap_sift_down(size_t(heap_pos_[size_t(l)]));
+}
+void Network::heap_remove(LinkId l) {
+  const size_t i = size_t(heap_pos_[size_t(l)]);
+  heap_pos_[size_t(l)] = -1;
+  const LinkId last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;
+  heap_place(i, last);
+  heap_sift_up(i);
+  heap_sift_down(size_t(heap_pos_[size_t(last)]));
+}
+LinkId Network::heap_pop() {
+  const LinkId top = heap_[0];
+  heap_remove(top);
+  return top;
 }
 
 void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
@@ -184,33 +257,44 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
   ++epoch_;
   if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias
     std::fill(link_mark_.begin(), link_mark_.end(), 0);
-    for (Activity& a : acts_) a.mark = 0;
+    for (Hot& h : hot_) h.mark = 0;
     epoch_ = 1;
   }
-  // Closure: every link and activity reachable from the seeds through shared links.
-  std::vector<LinkId> links;
+  // Closure: every link and activity reachable from the seeds through shared links. The same scan takes the
+  // capacity left on each link by the activities that keep their rates.
+  std::vector<LinkId>& links = links_scratch_;
   std::vector<uint32_t> comp;
+  links.clear();
   for (LinkId l : seeds)
     if (link_mark_[size_t(l)] != epoch_) link_mark_[size_t(l)] = epoch_, links.push_back(l);
+  Hot* const hot = hot_.data();
   for (size_t i = 0; i < links.size(); ++i) {
-    auto& members = link_members_[size_t(links[i])];
+    const LinkId li = links[i];
+    auto& members = link_members_[size_t(li)];
+    double cap = topo_.link(li).bytes_per_ns;
     size_t keep = 0;
     for (const Member& m : members) {
-      Activity& a = acts_[m.slot];
+      Hot& a = hot[m.slot];
       if (a.gen != m.gen || !a.live) continue;  // finished: drop the stale membership
       members[keep++] = m;
-      if (a.mark == epoch_) continue;
-      a.mark = epoch_;
-      // Single-weight flows below the level keep their rates (coflows, with per-link weights, are always re-solved).
-      a.fixed = a.rate > 0 && a.rate < keep_below && a.uses.size() <= size_t(Route::kMaxHops) &&
-                std::all_of(a.uses.begin(), a.uses.end(), [&](const Use& u) { return u.weight == a.uses[0].weight; });
-      a.frozen = a.fixed;
-      if (a.fixed) continue;
-      comp.push_back(m.slot);
-      for (const Use& u : a.uses)
-        if (link_mark_[size_t(u.link)] != epoch_) link_mark_[size_t(u.link)] = epoch_, links.push_back(u.link);
+      if (a.mark != epoch_) {
+        a.mark = epoch_;
+        // Single-weight flows below the level keep their rates (coflows, with per-link weights, are always re-solved).
+        a.fixed = a.rate > 0 && a.rate < keep_below && a.uniform;
+        a.frozen = a.fixed;
+        if (!a.fixed) {
+          comp.push_back(m.slot);
+          for_uses(m.slot, [&](LinkId l, double) {
+            if (link_mark_[size_t(l)] != epoch_) link_mark_[size_t(l)] = epoch_, links.push_back(l);
+          });
+        }
+      }
+      if (a.fixed) cap -= a.w0 * a.rate;
     }
     members.resize(keep);
+    rem_[size_t(li)] = std::max(0.0, cap);
+    wsum_[size_t(li)] = 0;
+    unfrozen_[size_t(li)] = 0;
   }
   if (comp.empty()) {
     schedule_wakeup();
@@ -218,73 +302,58 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
   }
   ++solves_;
   solved_activities_ += comp.size();
-  for (LinkId l : links) {
-    double cap = topo_.link(l).bytes_per_ns;
-    if (keep_below > 0)
-      for (const Member& m : link_members_[size_t(l)]) {
-        const Activity& a = acts_[m.slot];
-        if (a.gen == m.gen && a.live && a.mark == epoch_ && a.fixed) cap -= a.uses[0].weight * a.rate;
-      }
-    rem_[size_t(l)] = std::max(0.0, cap);
-    wsum_[size_t(l)] = 0;
-    unfrozen_[size_t(l)] = 0;
-  }
   for (uint32_t s : comp) {
     Activity& a = acts_[s];
-    a.remaining -= a.rate * double(now - a.last);
+    Hot& h = hot[s];
+    a.remaining -= h.rate * double(now - a.last);
     a.last = now;
-    a.frozen = false;
-    for (const Use& u : a.uses) wsum_[size_t(u.link)] += u.weight, unfrozen_[size_t(u.link)]++;
+    h.frozen = false;
+    for_uses(s, [&](LinkId l, double w) { wsum_[size_t(l)] += w, unfrozen_[size_t(l)]++; });
   }
   // Progressive filling: the link with the smallest fair share saturates first; its activities freeze at that share.
   // Links whose share equals the minimum are taken together (a link at the minimum stays there as others freeze).
-  std::vector<ShareEntry> heap;
-  heap.reserve(links.size());
+  // The share queue is an indexed heap on (share, link id), one entry per link with unfrozen activities, updated in
+  // place: ties between equal shares break by link id, so results are deterministic.
   for (LinkId l : links)
-    if (unfrozen_[size_t(l)] > 0) heap.push_back(ShareEntry{rem_[size_t(l)] / wsum_[size_t(l)], l, ++link_version_[size_t(l)]});
-  std::make_heap(heap.begin(), heap.end(), share_after);
-  std::vector<LinkId> batch, dirty;
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), share_after);
-    const ShareEntry top = heap.back();
-    heap.pop_back();
-    if (top.version != link_version_[size_t(top.link)] || unfrozen_[size_t(top.link)] == 0) continue;
-    const double share = std::max(0.0, top.share);
-    batch.assign(1, top.link);
+    if (unfrozen_[size_t(l)] > 0) heap_key_[size_t(l)] = rem_[size_t(l)] / wsum_[size_t(l)], heap_update(l);
+  std::vector<LinkId>& batch = batch_scratch_;
+  std::vector<LinkId>& dirty = dirty_scratch_;
+  while (!heap_.empty()) {
+    const LinkId top = heap_pop();
+    const double share = std::max(0.0, heap_key_[size_t(top)]);
+    batch.assign(1, top);
     const double tie = share * (1 + 1e-12);
-    while (!heap.empty() && heap.front().share <= tie) {
-      std::pop_heap(heap.begin(), heap.end(), share_after);
-      const ShareEntry e = heap.back();
-      heap.pop_back();
-      if (e.version == link_version_[size_t(e.link)] && unfrozen_[size_t(e.link)] > 0) batch.push_back(e.link);
-    }
+    while (!heap_.empty() && heap_key_[size_t(heap_[0])] <= tie) batch.push_back(heap_pop());
     dirty.clear();
     ++dirty_stamp_;
     for (LinkId l : batch) {
       for (const Member& m : link_members_[size_t(l)]) {
-        Activity& a = acts_[m.slot];
+        Hot& a = hot[m.slot];
         if (a.gen != m.gen || !a.live || a.mark != epoch_ || a.frozen) continue;
         a.frozen = true;
         a.rate = share;
-        for (const Use& u : a.uses) {
-          const size_t k = size_t(u.link);
-          rem_[k] -= u.weight * share;
-          wsum_[k] -= u.weight;
+        for_uses(m.slot, [&](LinkId ul, double w) {
+          const size_t k = size_t(ul);
+          rem_[k] -= w * share;
+          wsum_[k] -= w;
           --unfrozen_[k];
-          if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, dirty.push_back(u.link);
-        }
+          if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, dirty.push_back(ul);
+        });
       }
     }
     for (LinkId l : dirty) {
       const size_t k = size_t(l);
-      if (unfrozen_[k] <= 0) continue;
-      heap.push_back(ShareEntry{std::max(0.0, rem_[k]) / wsum_[k], l, ++link_version_[k]});
-      std::push_heap(heap.begin(), heap.end(), share_after);
+      if (unfrozen_[k] <= 0) {
+        if (heap_pos_[k] >= 0) heap_remove(l);
+        continue;
+      }
+      heap_key_[k] = std::max(0.0, rem_[k]) / wsum_[k];
+      heap_update(l);
     }
   }
   for (uint32_t s : comp) {
     Activity& a = acts_[s];
-    a.finish = now + duration_ns(a.remaining, a.rate);
+    a.finish = now + duration_ns(a.remaining, hot[s].rate);
   }
   arm_group(new_group(std::move(comp)));
   schedule_wakeup();
@@ -313,7 +382,7 @@ void Network::arm_group(uint32_t g) {
   size_t keep = 0;
   for (uint32_t s : grp.slots) {
     const Activity& a = acts_[s];
-    if (!a.live || a.group != g || a.group_gen != grp.gen) continue;
+    if (!hot_[s].live || a.group != g || a.group_gen != grp.gen) continue;
     grp.slots[keep++] = s;
     first = std::min(first, a.finish);
   }
@@ -361,11 +430,12 @@ void Network::wakeup(uint64_t token) {
     if (grp.gen != c.gen) continue;
     for (uint32_t s : grp.slots) {
       Activity& a = acts_[s];
-      if (!a.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
-      a.live = false;
+      Hot& h = hot_[s];
+      if (!h.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
+      h.live = false;
       --active_;
-      keep_below = std::min(keep_below, a.rate);
-      for (const Use& u : a.uses) seeds.push_back(u.link);
+      keep_below = std::min(keep_below, h.rate);
+      for_uses(s, [&](LinkId l, double) { seeds.push_back(l); });
       finished.emplace_back(s, a.finish);
     }
     rearm.push_back(c.group);

@@ -59,23 +59,44 @@ class Network {
     LinkId link;
     double weight;
   };
-  struct Activity {
+  // The solver's per-activity state, 64 bytes: the member scans of a solve touch only this. Routes of up to kInline
+  // links (every flow of the fabrics modelled here) are stored inline with their common weight; longer routes and
+  // coflows (per-link weights) keep their uses in the activity.
+  static constexpr int kInline = 8;
+  static constexpr uint8_t kOutOfLine = 0xFF;
+  struct Hot {
     uint32_t gen = 0;          // bumped when the slot is reused, so stale link memberships are recognised
+    uint32_t mark = 0;         // solve epoch
+    double rate = 0;           // bytes per ns
+    double w0 = 0;             // weight of the first use
     bool live = false;
+    bool frozen = false;
+    bool fixed = false;        // keeps its rate in the current solve
+    bool uniform = false;      // at most Route::kMaxHops uses, all of weight w0: may keep its rate in a re-solve
+    uint8_t n = 0;             // inline links, or kOutOfLine
+    LinkId link[kInline];
+  };
+  struct Activity {
     bool sharing = false;      // past its latency, taking part in sharing
     double remaining = 0;      // bytes (a coflow: bytes on its bottleneck link)
-    double rate = 0;           // bytes per ns
     TimeNs last = 0;           // time `remaining` was last brought up to date
     TimeNs finish = 0;
     uint32_t group = 0, group_gen = 0;  // the solve group that last set `finish`
     int64_t id = 0;
     TimeNs start = 0;
-    std::vector<Use> uses;
+    std::vector<Use> uses;     // only when Hot::n == kOutOfLine
     DoneFn done;
-    uint32_t mark = 0;         // solve epoch
-    bool frozen = false;
-    bool fixed = false;        // keeps its rate in the current solve
   };
+  void set_uses(uint32_t s, std::span<const Use> uses);
+  template <class F>
+  void for_uses(uint32_t s, F&& f) const {
+    const Hot& h = hot_[s];
+    if (h.n != kOutOfLine) {
+      for (int i = 0; i < h.n; ++i) f(h.link[i], h.w0);
+    } else {
+      for (const Use& u : acts_[s].uses) f(u.link, u.weight);
+    }
+  }
   struct Member {
     uint32_t slot, gen;
   };
@@ -101,19 +122,31 @@ class Network {
   // runs identically up to that level, since the leavers' links all saturate at or above it).
   void solve_from(std::span<const LinkId> seeds, double keep_below = 0);
   void schedule_wakeup();
+  bool heap_less(LinkId a, LinkId b) const;
+  void heap_place(size_t i, LinkId l);
+  void heap_sift_up(size_t i);
+  void heap_sift_down(size_t i);
+  void heap_update(LinkId l);
+  void heap_remove(LinkId l);
+  LinkId heap_pop();
   void wakeup(uint64_t token);
 
   const Topology& topo_;
   EventQueue& q_;
   NetworkOptions opt_;
   std::vector<Activity> acts_;
+  std::vector<Hot> hot_;
+  std::vector<LinkId> links_scratch_;
   std::vector<uint32_t> free_;
   std::vector<std::vector<Member>> link_members_;
   std::vector<double> link_bytes_;
   // Scratch of the solver, per link.
   std::vector<double> rem_, wsum_;
   std::vector<int32_t> unfrozen_;
-  std::vector<uint32_t> link_mark_, link_version_;
+  std::vector<uint32_t> link_mark_;
+  std::vector<double> heap_key_;
+  std::vector<int32_t> heap_pos_;
+  std::vector<LinkId> heap_, batch_scratch_, dirty_scratch_;
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
   uint32_t epoch_ = 0;
