@@ -130,13 +130,18 @@ struct PipelineCosts {
   std::map<std::pair<int, double>, ChunkSegments> seg;
   std::map<std::string, ChunkTiming> memo;
 
+  // The stage's operations at this class's expert load.
+  LayerOps ops_of(int stage) const {
+    OpsContext oc = ctx.ops;
+    oc.expert_load = load;
+    return stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+  }
+
   const ChunkSegments& segments(int stage, double f) {
     auto it = seg.find({stage, f});
     if (it != seg.end()) return it->second;
-    OpsContext oc = ctx.ops;
-    oc.expert_load = load;
     const int rank = ctx.sch.rank_of(0, stage);
-    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+    const LayerOps ops = ops_of(stage);
     ChunkSegments cs = chunk_segments(
         ops,
         [&](const Op& op) {
@@ -152,10 +157,8 @@ struct PipelineCosts {
   const LinkKindBytes& bytes(int stage, bool backward) {
     auto it = stage_bytes.find({stage, backward});
     if (it != stage_bytes.end()) return it->second;
-    OpsContext oc = ctx.ops;
-    oc.expert_load = load;
     const int rank = ctx.sch.rank_of(0, stage);
-    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+    const LayerOps ops = ops_of(stage);
     LinkKindBytes b{};
     for (const auto* list : backward ? std::vector<const std::vector<Op>*>{&ops.backward_input, &ops.backward_weight}
                                      : std::vector<const std::vector<Op>*>{&ops.forward})
