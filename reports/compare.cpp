@@ -111,23 +111,7 @@ CompareRow make_row(const std::string& name, nlohmann::json a, nlohmann::json b)
   return r;
 }
 
-const char* fabric_name(FabricKind k) {
-  switch (k) {
-    case FabricKind::multi_plane_fat_tree: return "multi-plane-fat-tree";
-    case FabricKind::multi_rail_fat_tree: return "multi-rail-fat-tree";
-    case FabricKind::fat_tree: return "fat-tree";
-  }
-  return "?";
-}
 
-const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::fp8: return "fp8";
-    case Precision::bf16: return "bf16";
-    case Precision::fp32: return "fp32";
-  }
-  return "?";
-}
 
 nlohmann::ordered_json layout_settings(const Layout& l) {
   return {{"pipeline_parallel", l.pp}, {"expert_parallel", l.ep}, {"data_parallel", l.dp},
@@ -184,7 +168,7 @@ nlohmann::ordered_json scenario_settings(const Scenario& s) {
                 {"expert_groups", m.expert_groups},
                 {"topk_groups", m.topk_groups},
                 {"mtp_depth", m.mtp_depth},
-                {"gemm_precision", precision_name(m.gemm_precision)},
+                {"gemm_precision", to_string(m.gemm_precision)},
                 {"deepseek_recompute", m.deepseek_recompute}};
   const ClusterSpec& c = s.cluster;
   const GpuSpec& g = c.gpu;
@@ -208,7 +192,7 @@ nlohmann::ordered_json scenario_settings(const Scenario& s) {
                   {"pcie_gbps", c.node.pcie_gbps},
                   {"nvlink_latency_ns", c.node.nvlink_latency_ns},
                   {"fabric",
-                   {{"kind", fabric_name(f.kind)},
+                   {{"kind", fabric_kind_name(f.kind)},
                     {"planes", f.planes},
                     {"switch_ports", f.switch_ports},
                     {"oversubscription", f.oversubscription},

@@ -115,7 +115,7 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
     e.timeline = timeline;
     const StepSpec spec = step_spec(s, ph, n);
     auto& sim = sims[ph.nodes];
-    if (!sim) sim = std::make_unique<StepSimulator>(spec.cluster);
+    if (!sim) sim = std::make_unique<StepSimulator>(spec.cluster, spec.network);
     return sim->simulate(spec, phase_schedule(ph, n), cost, e);
   };
   const int64_t full_n = first.layout.micro_batches();

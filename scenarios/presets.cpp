@@ -181,14 +181,6 @@ FabricKind fabric_kind(const std::string& s) {
   if (s == "multi-rail-fat-tree") return FabricKind::multi_rail_fat_tree;
   return FabricKind::fat_tree;
 }
-const char* fabric_name(FabricKind k) {
-  switch (k) {
-    case FabricKind::multi_plane_fat_tree: return "multi-plane-fat-tree";
-    case FabricKind::multi_rail_fat_tree: return "multi-rail-fat-tree";
-    case FabricKind::fat_tree: return "fat-tree";
-  }
-  return "?";
-}
 }  // namespace
 
 ClusterSpec read_cluster_fields(YamlSection& s, ClusterSpec c, bool complete) {
@@ -204,7 +196,7 @@ ClusterSpec read_cluster_fields(YamlSection& s, ClusterSpec c, bool complete) {
   if (s.has("fabric")) {
     YamlSection f = s.section("fabric");
     FabricSpec& fb = c.fabric;
-    fb.kind = fabric_kind(f.choice_or("kind", fabric_name(fb.kind), kFabricKinds));
+    fb.kind = fabric_kind(f.choice_or("kind", fabric_kind_name(fb.kind), kFabricKinds));
     fb.planes = int(f.integer_or("planes", fb.planes, 1, 1024));
     fb.switch_ports = int(f.integer_or("switch_ports", fb.switch_ports, 2, 4096));
     fb.oversubscription = f.number_or("oversubscription", fb.oversubscription, 1, 64);

@@ -82,6 +82,12 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
             fmt::format("{} endpoints per plane exceed a two-layer fat tree of {}-port switches ({} = ports²/2)",
                         endpoints, f.switch_ports, cap));
   }
+  // SimGrid times each collective in a forked engine: minutes for thousands of GPUs, and its oracle tests stop at 256.
+  constexpr int kSimGridMaxGpus = 256;
+  if (s.network.backend == "simgrid")
+    c.check(cl.gpus() <= kSimGridMaxGpus, "network.backend",
+            fmt::format("the simgrid backend is for clusters of at most {} GPUs (this step runs on {}); use native",
+                        kSimGridMaxGpus, cl.gpus()));
   c.check(sch.comm_sms < cl.gpu.sms, "schedule.comm_sms",
           fmt::format("must leave SMs for compute: allowed 0 to {} (the GPU has {} SMs), got {}", cl.gpu.sms - 1,
                       cl.gpu.sms, sch.comm_sms));

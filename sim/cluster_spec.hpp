@@ -10,6 +10,16 @@ namespace cs {
 
 enum class FabricKind { multi_plane_fat_tree, multi_rail_fat_tree, fat_tree };
 
+// The name scenario files use for a fabric kind.
+inline const char* fabric_kind_name(FabricKind k) {
+  switch (k) {
+    case FabricKind::multi_plane_fat_tree: return "multi-plane-fat-tree";
+    case FabricKind::multi_rail_fat_tree: return "multi-rail-fat-tree";
+    case FabricKind::fat_tree: return "fat-tree";
+  }
+  return "?";
+}
+
 struct FabricSpec {
   FabricKind kind = FabricKind::multi_plane_fat_tree;
   int planes = 8;                  // multi-plane: plane k joins NIC k of every node

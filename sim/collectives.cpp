@@ -8,6 +8,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "sim/simgrid_oracle.hpp"
+
 namespace cs {
 
 namespace {
@@ -262,6 +264,27 @@ CollectiveResult run_collective(const Topology& topo, const CollectiveSpec& spec
   return r;
 }
 
+CollectiveResult run_collective_simgrid(const Topology& topo, const CollectiveSpec& spec) {
+  const CollectivePlan plan = plan_collective(topo, spec);
+  CollectiveResult r;
+  r.link_bytes.assign(topo.links(), 0.0);
+  double t = 0;
+  for (const auto& round : plan.rounds) {
+    std::vector<TimedFlow> flows;
+    for (const FlowRequest& f : round) {
+      flows.push_back(TimedFlow{f, 0});
+      for (LinkId id : topo.route(f.src_gpu, f.dst_gpu, f.path, f.hash).links()) r.link_bytes[size_t(id)] += double(f.bytes);
+    }
+    const std::vector<double> finish = simgrid_finish_times_ns(topo, flows);
+    t += finish.empty() ? 0.0 : *std::max_element(finish.begin(), finish.end());
+  }
+  r.time_ns = TimeNs(std::llround(t));
+  r.flows = plan.flows();
+  r.rounds = plan.rounds.size();
+  fill_bandwidths(spec, plan, r);
+  return r;
+}
+
 const CollectiveCost& CollectiveTimer::cost(const CollectiveSpec& s) {
   std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", int(s.kind), s.bytes, int(s.algo), int(s.path),
                                 s.jitter, s.seed, s.tokens_per_rank, s.hidden, s.experts, s.topk, int(s.routing.kind),
@@ -269,7 +292,8 @@ const CollectiveCost& CollectiveTimer::cost(const CollectiveSpec& s) {
   for (int g : s.gpus) key += fmt::format(",{}", g);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
-  const CollectiveResult r = run_collective(topo_, s, opt_);
+  const CollectiveResult r =
+      backend_ == NetworkBackend::simgrid ? run_collective_simgrid(topo_, s) : run_collective(topo_, s, opt_);
   CollectiveCost c;
   c.time_ns = r.time_ns;
   for (size_t id = 0; id < r.link_bytes.size(); ++id) c.bytes[size_t(topo_.link(LinkId(id)).kind)] += r.link_bytes[id];

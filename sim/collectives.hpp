@@ -69,6 +69,9 @@ struct CollectiveResult {
 void start_collective(Network& net, const CollectivePlan& plan, Network::DoneFn done);
 // One collective in isolation on its own event queue and network.
 CollectiveResult run_collective(const Topology& topo, const CollectiveSpec& spec, NetworkOptions options = {});
+// The same timed by SimGrid 3.32 (sim/simgrid_oracle.hpp: CM02 max-min, one forked engine per round; every round
+// starts when the previous one has finished). Slow: meant for small clusters.
+CollectiveResult run_collective_simgrid(const Topology& topo, const CollectiveSpec& spec);
 void fill_bandwidths(const CollectiveSpec& spec, const CollectivePlan& plan, CollectiveResult& r);
 
 // Durations of collectives in isolation, cached by shape (kind, GPUs, sizes, routing): what the step executor asks
@@ -81,9 +84,12 @@ struct CollectiveCost {
   LinkKindBytes bytes{};
 };
 
+enum class NetworkBackend { native, simgrid };
+
 class CollectiveTimer {
  public:
-  CollectiveTimer(const Topology& topo, NetworkOptions options) : topo_(topo), opt_(options) {}
+  CollectiveTimer(const Topology& topo, NetworkOptions options, NetworkBackend backend = NetworkBackend::native)
+      : topo_(topo), opt_(options), backend_(backend) {}
   TimeNs duration(const CollectiveSpec& spec) { return cost(spec).time_ns; }
   const CollectiveCost& cost(const CollectiveSpec& spec);
   size_t cached() const { return cache_.size(); }
@@ -91,6 +97,7 @@ class CollectiveTimer {
  private:
   const Topology& topo_;
   NetworkOptions opt_;
+  NetworkBackend backend_;
   std::map<std::string, CollectiveCost> cache_;
 };
 

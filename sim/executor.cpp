@@ -130,13 +130,18 @@ struct PipelineCosts {
   std::map<std::pair<int, double>, ChunkSegments> seg;
   std::map<std::string, ChunkTiming> memo;
 
+  // The stage's operations at this class's expert load.
+  LayerOps ops_of(int stage) const {
+    OpsContext oc = ctx.ops;
+    oc.expert_load = load;
+    return stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+  }
+
   const ChunkSegments& segments(int stage, double f) {
     auto it = seg.find({stage, f});
     if (it != seg.end()) return it->second;
-    OpsContext oc = ctx.ops;
-    oc.expert_load = load;
     const int rank = ctx.sch.rank_of(0, stage);
-    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+    const LayerOps ops = ops_of(stage);
     ChunkSegments cs = chunk_segments(
         ops,
         [&](const Op& op) {
@@ -152,10 +157,8 @@ struct PipelineCosts {
   const LinkKindBytes& bytes(int stage, bool backward) {
     auto it = stage_bytes.find({stage, backward});
     if (it != stage_bytes.end()) return it->second;
-    OpsContext oc = ctx.ops;
-    oc.expert_load = load;
     const int rank = ctx.sch.rank_of(0, stage);
-    const LayerOps ops = stage_ops(ctx.spec.model, ctx.stages[size_t(stage)], oc);
+    const LayerOps ops = ops_of(stage);
     LinkKindBytes b{};
     for (const auto* list : backward ? std::vector<const std::vector<Op>*>{&ops.backward_input, &ops.backward_weight}
                                      : std::vector<const std::vector<Op>*>{&ops.forward})
@@ -301,17 +304,35 @@ std::vector<double> group_loads(const Ctx& ctx, const EpRoutingSpec& routing, in
 
 StepResult simulate_step(const StepSpec& spec, const sched::Schedule& sch, const CostModel& cost,
                          const ExecutorOptions& o) {
-  StepSimulator sim(spec.cluster);
+  StepSimulator sim(spec.cluster, spec.network);
   return sim.simulate(spec, sch, cost, o);
 }
 
-StepSimulator::StepSimulator(const ClusterSpec& cluster)
-    : cluster_(cluster), topo_(cluster_), timer_(topo_, NetworkOptions{NetworkMode::coflow, 0, false}) {}
+namespace {
+NetworkOptions network_options(const NetworkConfig& n) {
+  if (n.mode != "flow" && n.mode != "coflow")
+    throw std::invalid_argument(fmt::format("network.mode '{}': allowed flow, coflow", n.mode));
+  if (n.backend != "native" && n.backend != "simgrid")
+    throw std::invalid_argument(fmt::format("network.backend '{}': allowed native, simgrid", n.backend));
+  return NetworkOptions{n.mode == "coflow" ? NetworkMode::coflow : NetworkMode::flow, n.time_quantum_ns,
+                        n.backend == "simgrid"};  // SimGrid's CM02 shares in proportion to 1 / route latency
+}
+}  // namespace
+
+StepSimulator::StepSimulator(const ClusterSpec& cluster, const NetworkConfig& network)
+    : cluster_(cluster),
+      network_(network),
+      topo_(cluster_),
+      timer_(topo_, network_options(network),
+             network.backend == "simgrid" ? NetworkBackend::simgrid : NetworkBackend::native) {}
 
 StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& sch, const CostModel& cost,
                                    const ExecutorOptions& o) {
   if (spec.cluster.nodes != cluster_.nodes || spec.cluster.name != cluster_.name)
     throw std::invalid_argument("StepSimulator: the step's cluster differs from the simulator's");
+  if (spec.network.mode != network_.mode || spec.network.backend != network_.backend ||
+      spec.network.time_quantum_ns != network_.time_quantum_ns)
+    throw std::invalid_argument("StepSimulator: the step's network options differ from the simulator's");
   const Layout& l = spec.layout;
   if (l.tp != 1) throw std::invalid_argument("tensor_parallel > 1 is not simulated (its collectives are not modelled)");
   if (sch.ranks != l.pp)

@@ -41,17 +41,20 @@ StepResult simulate_step(const StepSpec& spec, const sched::Schedule& schedule, 
                          const ExecutorOptions& options);
 
 // The same, keeping the cluster's topology and the collective durations measured on it between steps (a batch ramp
-// or a sweep of schedules on one cluster). Collectives are timed on a translated copy of their GPUs when the
+// or a sweep of schedules on one cluster). Every collective runs in isolation on the network model the scenario's
+// `network` section names. Collectives are timed on a translated copy of their GPUs when the
 // fabric repeats (Topology::translation_period_gpus), so equal groups at different places cost one timing.
 class StepSimulator {
  public:
-  explicit StepSimulator(const ClusterSpec& cluster);
+  // `network`: how collectives are timed (mode flow or coflow, time quantum, native or SimGrid backend).
+  StepSimulator(const ClusterSpec& cluster, const NetworkConfig& network);
   StepResult simulate(const StepSpec& spec, const sched::Schedule& schedule, const CostModel& cost,
                       const ExecutorOptions& options);
   const ClusterSpec& cluster() const { return cluster_; }
 
  private:
   ClusterSpec cluster_;
+  NetworkConfig network_;
   Topology topo_;
   CollectiveTimer timer_;
 };

@@ -38,7 +38,7 @@ void step(benchmark::State& state, bool every_gpu, const char* routing) {
   double step_s = 0;
   int simulated = 0;
   for (auto _ : state) {
-    cs::StepSimulator sim(spec.cluster);
+    cs::StepSimulator sim(spec.cluster, spec.network);
     const cs::StepResult r = sim.simulate(spec, schedule, cost, o);
     step_s = double(r.step_time) * 1e-9;
     simulated = r.simulated_gpus;

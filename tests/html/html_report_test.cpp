@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "reports/html_report.hpp"
+#include "reports/run.hpp"
 #include "reports/sweep_run.hpp"
 #include "tests/sweep/synthetic_evaluator.hpp"
 
@@ -144,8 +145,10 @@ void check_in_browser(const nlohmann::json& report, const std::string& name, con
   EXPECT_EQ(dom.find("data-errors="), std::string::npos) << "errors on the page:\n"
                                                           << std::regex_replace(dom, std::regex("[\\s\\S]*<pre id=\"report-errors\"[^>]*>|</pre>[\\s\\S]*"), "");
   for (const std::string& id : plots) {
-    // Each plot's container is marked rendered by vega-embed's promise and holds Vega's SVG.
-    const std::regex div("data-plot=\"" + id + "\"[^>]*data-rendered=\"true\"[^>]*>\\s*<svg [^>]*class=\"marks\"");
+    // Each plot's container is marked rendered by vega-embed's promise and holds Vega's SVG (or its canvas, for the
+    // timelines of more than 5000 slices).
+    const std::regex div("data-plot=\"" + id +
+                         "\"[^>]*data-rendered=\"true\"[^>]*>\\s*<(svg|canvas) [^>]*class=\"marks\"");
     EXPECT_TRUE(std::regex_search(dom, div)) << "plot " << id << " did not render";
   }
   // Console errors that escaped the page's own hook (a script that failed to parse, say).
@@ -163,6 +166,18 @@ void check_in_browser(const nlohmann::json& report, const std::string& name, con
 
 TEST(HtmlReportInBrowser, RunReportRendersEveryPlot) {
   check_in_browser(run_report(), "run", {"breakdown", "timeline", "memory", "links"});
+}
+
+// The report of a real run of the default DeepSeek-V3 scenario: its Gantt chart of 16 ranks, its breakdown, memory
+// per stage and link utilisation, all rendered.
+TEST(HtmlReportInBrowser, DeepSeekV3RunReportRendersEveryPlot) {
+  const cs::RunOutput out =
+      cs::run_scenario(cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml"), {});
+  const nlohmann::json report = cs::run_report_input(out);
+  ASSERT_GT(report["timeline"].size(), 1000u);
+  ASSERT_GE(report["links"].size(), 3u);
+  ASSERT_EQ(report["memory"].size(), 16u * 5);
+  check_in_browser(report, "deepseek-v3-run", {"breakdown", "timeline", "memory", "links"});
 }
 
 TEST(HtmlReportInBrowser, SweepReportRendersTheParetoPlot) {

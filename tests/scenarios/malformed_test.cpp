@@ -105,6 +105,8 @@ const Case kCases[] = {
   {"zipf_without_exponent", "kind: balanced ", "kind: zipf ", "routing.zipf_exponent", "required with kind: zipf", -1},
   {"routing_file_missing", "kind: balanced ", "kind: file\n  load_file: nowhere.txt\n ", "routing.load_file", "no such load file", 1},
   {"network_mode", "mode: flow\n", "mode: packet\n", "network.mode", "expected one of flow | coflow", 0},
+  {"network_backend", "mode: flow\n", "mode: flow\n  backend: ns3\n", "network.backend", "expected one of native | simgrid", 1},
+  {"simgrid_backend_too_big", "mode: flow\n", "mode: flow\n  backend: simgrid\n", "network.backend", "the simgrid backend is for clusters of at most 256 GPUs (this step runs on 2048)", -1},
   {"phase_tokens_and_steps", "      tokens: 14.8e12             # [TR] §4.2; global batch: layout.global_batch\n", "      tokens: 14.8e12\n      steps: 10\n", "training.phases[0]", "a phase needs exactly one of tokens, steps or gpu_hours", -1},
   {"phase_ramp_from_too_big", "from: 3072 ", "from: 30720 ", "training.phases[0].batch_ramp.from", "expected an integer in [1, 15360], got 30720", 0},
   {"phase_ramp_not_divisible", "from: 3072 ", "from: 3000 ", "training.phases[0].batch_ramp.from", "ramp start 3000 must be a multiple of data_parallel × micro_batch = 128", 0},

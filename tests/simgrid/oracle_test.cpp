@@ -137,3 +137,45 @@ TEST(SimGridOracle, CoflowAgainstL07ParallelTasks) {
 }
 
 }  // namespace cs
+
+namespace cs {
+
+// network.backend: simgrid times a collective round by round in SimGrid; the native per-flow model with SimGrid's
+// latency-weighted sharing must agree with it (both are the same fluid max-min model).
+TEST(SimGridBackend, DispatchAndRingMatchTheNativeModel) {
+  const Topology topo(testing::h800_cluster(2));
+  for (CollectiveKind kind : {CollectiveKind::dispatch, CollectiveKind::combine, CollectiveKind::all_gather}) {
+    CollectiveSpec s;
+    s.kind = kind;
+    for (int g = 0; g < 16; ++g) s.gpus.push_back(g);
+    s.tokens_per_rank = 512;
+    s.routing.kind = RoutingKind::random;
+    s.routing.max_nodes = 2;
+    s.bytes = int64_t(64) << 20;
+    const CollectiveResult native = run_collective(topo, s, NetworkOptions{NetworkMode::flow, 0, true});
+    const CollectiveResult sg = run_collective_simgrid(topo, s);
+    EXPECT_NEAR(double(sg.time_ns), double(native.time_ns), 1e-4 * double(native.time_ns)) << collective_kind_name(kind);
+    ASSERT_EQ(sg.link_bytes.size(), native.link_bytes.size());
+    for (size_t i = 0; i < sg.link_bytes.size(); ++i) EXPECT_DOUBLE_EQ(sg.link_bytes[i], native.link_bytes[i]) << i;
+    EXPECT_EQ(sg.rounds, native.rounds);
+  }
+}
+
+// The timer the step executor asks: a 32-GPU dispatch over 4 nodes costs the same with either backend, and the
+// SimGrid timing is cached like the native one.
+TEST(SimGridBackend, CollectiveTimerAgreesWithTheNativeModel) {
+  const Topology topo(testing::h800_cluster(4));
+  CollectiveTimer a(topo, NetworkOptions{NetworkMode::flow, 0, true}, NetworkBackend::native);
+  CollectiveTimer b(topo, NetworkOptions{}, NetworkBackend::simgrid);
+  CollectiveSpec s;
+  s.kind = CollectiveKind::dispatch;
+  for (int g = 0; g < 32; ++g) s.gpus.push_back(g);
+  s.tokens_per_rank = 256;
+  s.routing.kind = RoutingKind::random;
+  s.routing.max_nodes = 4;
+  EXPECT_NEAR(double(b.duration(s)), double(a.duration(s)), 1e-4 * double(a.duration(s)));
+  EXPECT_EQ(b.cached(), 1u);
+  EXPECT_EQ(b.duration(s), b.cost(s).time_ns);  // served from the cache
+}
+
+}  // namespace cs
