@@ -32,6 +32,8 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   heap_key_.assign(L, 0.0);
   heap_pos_.assign(L, -1);
   dirty_mark_.assign(L, 0);
+  cover_mark_.assign(L, 0);
+  load_.assign(L, 0.0);
 }
 
 uint32_t Network::new_slot() {
@@ -42,6 +44,7 @@ uint32_t Network::new_slot() {
   }
   acts_.emplace_back();
   hot_.emplace_back();
+  warm_.emplace_back();
   return uint32_t(acts_.size() - 1);
 }
 
@@ -69,16 +72,15 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
-  a.sharing = false;
-  a.remaining = double(req.bytes);
+  Warm& wm = warm_[s];
   h.rate = 0;
-  a.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
+  wm.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
   // Latency-weighted sharing: the activity progresses at the common fair level ρ and moves w·ρ bytes per ns, with
   // w = (1 µs / route latency); its size in ρ units is bytes / w.
   const double w = opt_.latency_weighted && r.latency_ns > 0 ? 1000.0 / double(r.latency_ns) : 1.0;
-  a.remaining = double(req.bytes) / w;
+  wm.remaining = double(req.bytes) / w;
   std::array<Use, Route::kMaxHops> uses;
   size_t n = 0;
   for (LinkId l : r.links()) {
@@ -93,22 +95,27 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
 }
 
 int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
-  // Per-link load of the whole set; the activity's size is its bottleneck link's load at unit weight.
-  std::vector<std::pair<LinkId, double>> load;
+  // Per-link load of the whole set (summed in a per-link scratch array, links in increasing id); the activity's
+  // size is its bottleneck link's load at unit weight.
   // The activity starts sharing after the shortest route latency of its flows: in per-flow sharing the flows with
   // longer latencies catch up on bandwidth the early ones leave, so the bandwidth phase hides the difference.
   TimeNs latency = std::numeric_limits<TimeNs>::max();
+  std::vector<LinkId>& touched = seed_scratch_;
+  touched.clear();
+  ++dirty_stamp_;  // the solver's dirty marks are free between solves
   for (const FlowRequest& f : flows) {
     const Route r = topo_.route(f.src_gpu, f.dst_gpu, f.path, f.hash);
     latency = std::min(latency, r.latency_ns);
-    for (LinkId l : r.links()) load.emplace_back(l, double(f.bytes));
+    for (LinkId l : r.links()) {
+      const size_t k = size_t(l);
+      if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, touched.push_back(l), load_[k] = 0;
+      load_[k] += double(f.bytes);
+    }
   }
-  std::sort(load.begin(), load.end(), [](auto& x, auto& y) { return x.first < y.first; });
+  std::sort(touched.begin(), touched.end());
   std::vector<Use> uses;
-  for (auto& [l, b] : load) {
-    if (!uses.empty() && uses.back().link == l) uses.back().weight += b;
-    else uses.push_back(Use{l, b});
-  }
+  uses.reserve(touched.size());
+  for (LinkId l : touched) uses.push_back(Use{l, load_[size_t(l)]});
   // Normalise so the activity's rate is bytes per ns on the link with the longest time at full capacity.
   double bottleneck_time = 0, bottleneck_bytes = 0;
   for (const Use& u : uses) {
@@ -121,10 +128,9 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
-  a.sharing = false;
-  a.remaining = bottleneck_bytes;
+  warm_[s].remaining = bottleneck_bytes;
   h.rate = 0;
-  a.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
+  warm_[s].group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
   for (Use& u : uses) u.weight /= bottleneck_bytes;
@@ -175,12 +181,10 @@ void Network::activate_batch(TimeNs at) {
   std::vector<LinkId> seeds;
   std::vector<uint32_t> instant;
   for (uint32_t s : slots) {
-    Activity& a = acts_[s];
     Hot& h = hot_[s];
-    a.sharing = true;
-    a.last = at;
+    warm_[s].last = at;
     h.rate = 0;
-    if (h.n == 0 || a.remaining <= 0) {
+    if (h.n == 0 || warm_[s].remaining <= 0) {
       instant.push_back(s);
       continue;
     }
@@ -189,9 +193,30 @@ void Network::activate_batch(TimeNs at) {
       seeds.push_back(l);
     });
   }
-  for (uint32_t s : instant) acts_[s].finish = at;  // nothing to carry: done when the latency is over
+  for (uint32_t s : instant) warm_[s].finish = at;  // nothing to carry: done when the latency is over
   if (!instant.empty()) arm_group(new_group(std::move(instant)));
-  solve_from(seeds);
+  const std::vector<double> keep(seeds.size(), 0.0);
+  solve_components(seeds, keep);
+}
+
+void Network::solve_components(std::span<const LinkId> seeds, std::span<const double> keep_below) {
+  ++cover_stamp_;
+  for (size_t i = 0; i < seeds.size();) {
+    // Seeds with the same keep level that follow each other (one leaving activity's route) start one solve.
+    size_t j = i;
+    std::vector<LinkId>& fresh = seed_scratch_;
+    fresh.clear();
+    for (; j < seeds.size() && keep_below[j] == keep_below[i]; ++j)
+      if (cover_mark_[size_t(seeds[j])] != cover_stamp_) fresh.push_back(seeds[j]);
+    if (keep_below[i] == 0 && !fresh.empty()) {  // a full re-solve: one component per seed link
+      for (LinkId l : fresh)
+        if (cover_mark_[size_t(l)] != cover_stamp_) solve_from(std::span<const LinkId>(&l, 1), 0);
+    } else if (!fresh.empty()) {
+      solve_from(fresh, keep_below[i]);
+    }
+    i = j;
+  }
+  schedule_wakeup();
 }
 
 // Indexed binary min-heap of links on (heap_key_, link id).
@@ -270,6 +295,7 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
   Hot* const hot = hot_.data();
   for (size_t i = 0; i < links.size(); ++i) {
     const LinkId li = links[i];
+    cover_mark_[size_t(li)] = cover_stamp_;
     auto& members = link_members_[size_t(li)];
     double cap = topo_.link(li).bytes_per_ns;
     size_t keep = 0;
@@ -296,14 +322,11 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
     wsum_[size_t(li)] = 0;
     unfrozen_[size_t(li)] = 0;
   }
-  if (comp.empty()) {
-    schedule_wakeup();
-    return;
-  }
+  if (comp.empty()) return;
   ++solves_;
   solved_activities_ += comp.size();
   for (uint32_t s : comp) {
-    Activity& a = acts_[s];
+    Warm& a = warm_[s];
     Hot& h = hot[s];
     a.remaining -= h.rate * double(now - a.last);
     a.last = now;
@@ -352,11 +375,10 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
     }
   }
   for (uint32_t s : comp) {
-    Activity& a = acts_[s];
+    Warm& a = warm_[s];
     a.finish = now + duration_ns(a.remaining, hot[s].rate);
   }
   arm_group(new_group(std::move(comp)));
-  schedule_wakeup();
 }
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
@@ -371,7 +393,7 @@ uint32_t Network::new_group(std::vector<uint32_t> slots) {
   Group& grp = groups_[g];
   grp.gen++;
   grp.slots = std::move(slots);
-  for (uint32_t s : grp.slots) acts_[s].group = g, acts_[s].group_gen = grp.gen;
+  for (uint32_t s : grp.slots) warm_[s].group = g, warm_[s].group_gen = grp.gen;
   return g;
 }
 
@@ -381,7 +403,7 @@ void Network::arm_group(uint32_t g) {
   TimeNs first = std::numeric_limits<TimeNs>::max();
   size_t keep = 0;
   for (uint32_t s : grp.slots) {
-    const Activity& a = acts_[s];
+    const Warm& a = warm_[s];
     if (!hot_[s].live || a.group != g || a.group_gen != grp.gen) continue;
     grp.slots[keep++] = s;
     first = std::min(first, a.finish);
@@ -418,10 +440,8 @@ void Network::wakeup(uint64_t token) {
   wake_at_ = -1;
   const TimeNs now = q_.now(), horizon = now + opt_.time_quantum_ns;
   auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
-  std::vector<LinkId> seeds;
   std::vector<std::pair<uint32_t, TimeNs>> finished;
   std::vector<uint32_t> rearm;
-  double keep_below = std::numeric_limits<double>::infinity();
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
@@ -429,19 +449,31 @@ void Network::wakeup(uint64_t token) {
     Group& grp = groups_[c.group];
     if (grp.gen != c.gen) continue;
     for (uint32_t s : grp.slots) {
-      Activity& a = acts_[s];
+      const Warm& a = warm_[s];
       Hot& h = hot_[s];
       if (!h.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
       h.live = false;
       --active_;
-      keep_below = std::min(keep_below, h.rate);
-      for_uses(s, [&](LinkId l, double) { seeds.push_back(l); });
       finished.emplace_back(s, a.finish);
     }
     rearm.push_back(c.group);
   }
-  // Groups untouched by the re-solve keep their other activities' predictions.
-  solve_from(seeds, keep_below);
+  // Leavers in order of rate: each starts a solve from its links that no earlier solve covered, keeping what runs
+  // below its own rate. A later solve cannot reach an earlier closure (it would have to pass through an activity
+  // at or above the later, higher level, which the earlier closure took in with all its links), so every
+  // component is solved once, at the lowest leaving rate among the leavers on it. Groups untouched by the re-solve
+  // keep their other activities' predictions.
+  std::vector<uint32_t> order(finished.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = uint32_t(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t x, uint32_t y) { return hot_[finished[x].first].rate < hot_[finished[y].first].rate; });
+  std::vector<LinkId> seeds;
+  std::vector<double> keep;
+  for (uint32_t i : order) {
+    const uint32_t s = finished[i].first;
+    for_uses(s, [&](LinkId l, double) { seeds.push_back(l), keep.push_back(hot_[s].rate); });
+  }
+  solve_components(seeds, keep);
   for (uint32_t g : rearm) arm_group(g);
   schedule_wakeup();
   for (auto& [slot, t] : finished) {

@@ -76,12 +76,14 @@ class Network {
     uint8_t n = 0;             // inline links, or kOutOfLine
     LinkId link[kInline];
   };
-  struct Activity {
-    bool sharing = false;      // past its latency, taking part in sharing
+  // What a solve and a wakeup read besides Hot, 32 bytes.
+  struct Warm {
     double remaining = 0;      // bytes (a coflow: bytes on its bottleneck link)
     TimeNs last = 0;           // time `remaining` was last brought up to date
     TimeNs finish = 0;
     uint32_t group = 0, group_gen = 0;  // the solve group that last set `finish`
+  };
+  struct Activity {
     int64_t id = 0;
     TimeNs start = 0;
     std::vector<Use> uses;     // only when Hot::n == kOutOfLine
@@ -119,8 +121,13 @@ class Network {
   void activate_batch(TimeNs at);
   // Re-solves the activities connected to the seed links. Those with rate < keep_below keep their rates: when
   // activities leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling
-  // runs identically up to that level, since the leavers' links all saturate at or above it).
+  // runs identically up to that level, since the leavers' links all saturate at or above it). Marks the links of
+  // the closure covered (cover_stamp_).
   void solve_from(std::span<const LinkId> seeds, double keep_below = 0);
+  // One solve per connected component the seeds touch, in seed order, skipping seeds an earlier solve covered.
+  // Small solves keep the working set in cache and give each component its own completion group. `keep_below`
+  // per seed: see solve_from.
+  void solve_components(std::span<const LinkId> seeds, std::span<const double> keep_below);
   void schedule_wakeup();
   bool heap_less(LinkId a, LinkId b) const;
   void heap_place(size_t i, LinkId l);
@@ -136,19 +143,24 @@ class Network {
   NetworkOptions opt_;
   std::vector<Activity> acts_;
   std::vector<Hot> hot_;
+  std::vector<Warm> warm_;
   std::vector<LinkId> links_scratch_;
   std::vector<uint32_t> free_;
   std::vector<std::vector<Member>> link_members_;
   std::vector<double> link_bytes_;
   // Scratch of the solver, per link.
-  std::vector<double> rem_, wsum_;
+  std::vector<double> rem_, wsum_, load_;  // load_: a coflow's bytes per link while it is built
   std::vector<int32_t> unfrozen_;
   std::vector<uint32_t> link_mark_;
   std::vector<double> heap_key_;
   std::vector<int32_t> heap_pos_;
-  std::vector<LinkId> heap_, batch_scratch_, dirty_scratch_;
+  std::vector<LinkId> heap_, batch_scratch_, dirty_scratch_, seed_scratch_;
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
+  // Links some solve of the current event has already covered (its closure), so the event's other seeds that lie
+  // there need no solve of their own.
+  std::vector<uint64_t> cover_mark_;
+  uint64_t cover_stamp_ = 0;
   uint32_t epoch_ = 0;
   std::vector<Completion> completions_;  // min-heap on (t, order)
   std::vector<Group> groups_;
