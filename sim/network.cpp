@@ -100,7 +100,7 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   // The activity starts sharing after the shortest route latency of its flows: in per-flow sharing the flows with
   // longer latencies catch up on bandwidth the early ones leave, so the bandwidth phase hides the difference.
   TimeNs latency = std::numeric_limits<TimeNs>::max();
-  std::vector<LinkId>& touched = seed_scratch_;
+  std::vector<LinkId>& touched = touched_scratch_;
   touched.clear();
   ++dirty_stamp_;  // the solver's dirty marks are free between solves
   for (const FlowRequest& f : flows) {
@@ -195,28 +195,15 @@ void Network::activate_batch(TimeNs at) {
   }
   for (uint32_t s : instant) warm_[s].finish = at;  // nothing to carry: done when the latency is over
   if (!instant.empty()) arm_group(new_group(std::move(instant)));
-  const std::vector<double> keep(seeds.size(), 0.0);
-  solve_components(seeds, keep);
+  solve_components(seeds, {});
+  schedule_wakeup();
 }
 
 void Network::solve_components(std::span<const LinkId> seeds, std::span<const double> keep_below) {
   ++cover_stamp_;
-  for (size_t i = 0; i < seeds.size();) {
-    // Seeds with the same keep level that follow each other (one leaving activity's route) start one solve.
-    size_t j = i;
-    std::vector<LinkId>& fresh = seed_scratch_;
-    fresh.clear();
-    for (; j < seeds.size() && keep_below[j] == keep_below[i]; ++j)
-      if (cover_mark_[size_t(seeds[j])] != cover_stamp_) fresh.push_back(seeds[j]);
-    if (keep_below[i] == 0 && !fresh.empty()) {  // a full re-solve: one component per seed link
-      for (LinkId l : fresh)
-        if (cover_mark_[size_t(l)] != cover_stamp_) solve_from(std::span<const LinkId>(&l, 1), 0);
-    } else if (!fresh.empty()) {
-      solve_from(fresh, keep_below[i]);
-    }
-    i = j;
-  }
-  schedule_wakeup();
+  for (size_t i = 0; i < seeds.size(); ++i)
+    if (cover_mark_[size_t(seeds[i])] != cover_stamp_)
+      solve_from(seeds.subspan(i, 1), keep_below.empty() ? 0.0 : keep_below[i]);
 }
 
 // Indexed binary min-heap of links on (heap_key_, link id).

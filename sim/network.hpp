@@ -126,7 +126,7 @@ class Network {
   void solve_from(std::span<const LinkId> seeds, double keep_below = 0);
   // One solve per connected component the seeds touch, in seed order, skipping seeds an earlier solve covered.
   // Small solves keep the working set in cache and give each component its own completion group. `keep_below`
-  // per seed: see solve_from.
+  // per seed (empty: 0, a full re-solve): see solve_from.
   void solve_components(std::span<const LinkId> seeds, std::span<const double> keep_below);
   void schedule_wakeup();
   bool heap_less(LinkId a, LinkId b) const;
@@ -154,7 +154,7 @@ class Network {
   std::vector<uint32_t> link_mark_;
   std::vector<double> heap_key_;
   std::vector<int32_t> heap_pos_;
-  std::vector<LinkId> heap_, batch_scratch_, dirty_scratch_, seed_scratch_;
+  std::vector<LinkId> heap_, batch_scratch_, dirty_scratch_, touched_scratch_;
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
   // Links some solve of the current event has already covered (its closure), so the event's other seeds that lie
