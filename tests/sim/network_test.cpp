@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <set>
 
 #include "sim/collectives.hpp"
 #include "sim/network.hpp"
@@ -121,6 +122,35 @@ TEST(Network, IncrementalResolveTouchesOnlyTheConnectedActivities) {
   // One activation solve of both (480 activities) and then one solve per completion event over at most one group.
   EXPECT_LE(net.solved_activities(), 480 + (net.solves() - 1) * 240);
   EXPECT_EQ(net.active(), 0u);
+}
+
+TEST(Network, DisjointComponentsFinishAsIfEachRanAlone) {
+  // Each event re-solves every component it touches on its own, keeping rates below that component's lowest
+  // leaving rate: four all-to-alls on disjoint nodes, run together, finish exactly as each does alone.
+  Topology t(h800_cluster(8));
+  std::vector<std::vector<FlowRequest>> groups;
+  for (int k = 0; k < 4; ++k) {
+    // Two uniform groups of one size, two jittered ones of other sizes: different rates per component.
+    auto g = all_to_all(t, 16, int64_t(1) << (16 + std::max(0, k - 1)), k < 2 ? 0.0 : 0.5, uint64_t(7 + k));
+    for (auto& f : g) f.src_gpu += 16 * k, f.dst_gpu += 16 * k;
+    groups.push_back(g);
+  }
+  std::vector<FlowRequest> all;
+  for (const auto& g : groups) all.insert(all.end(), g.begin(), g.end());
+  const auto together = run_flows(t, all);
+  size_t at = 0;
+  for (const auto& g : groups) {
+    const auto alone = run_flows(t, g);
+    for (size_t i = 0; i < g.size(); ++i) ASSERT_EQ(together.finish[at + i], alone.finish[i]) << "flow " << at + i;
+    at += g.size();
+  }
+  // The premise: some event retired flows of two components at once (the two uniform groups finish together).
+  const std::set<TimeNs> first(together.finish.begin(), together.finish.begin() + long(groups[0].size()));
+  const std::set<TimeNs> second(together.finish.begin() + long(groups[0].size()),
+                                together.finish.begin() + long(groups[0].size() + groups[1].size()));
+  std::vector<TimeNs> both;
+  std::set_intersection(first.begin(), first.end(), second.begin(), second.end(), std::back_inserter(both));
+  EXPECT_FALSE(both.empty());
 }
 
 TEST(Network, TimeQuantumBoundsTheMakespanError) {
