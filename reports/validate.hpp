@@ -6,6 +6,7 @@
 //   kernels    DeepGEMM rows of the h800-published profile, each predicted with that row left out (leave-one-out)
 //   network    DeepEP normal-kernel bandwidths (dispatch/combine, EP8..EP64) reproduced from link-level figures
 //   schedules  idle per rank from the schedule timeline vs the published bubble formulas (exact)
+//   training   the default scenario's whole-run projection vs DeepSeek's published GPU-hours and cost (informational)
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -51,6 +52,8 @@ CheckGroup validate_model();
 CheckGroup validate_kernels(const std::string& profile_path);
 CheckGroup validate_network();
 CheckGroup validate_schedules();
+// Runs scenarios/deepseek-v3.yaml (from preset_dir()).
+CheckGroup validate_training();
 
 // The groups named in `only` (all when empty), in run order. Throws std::invalid_argument for an unknown name.
 std::vector<CheckGroup> run_validation(const std::vector<std::string>& only, const std::string& profile_path);

@@ -1,5 +1,6 @@
 // `clustersim validate`: the check logic on synthetic checks, each group's checks, and the command as a user runs it.
 #include "reports/validate.hpp"
+#include "reports/run.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,9 +31,7 @@ Output run(const std::string& args) {
 const std::string kProfile = std::string(CLUSTERSIM_SOURCE_DIR) + "/calibration/profiles/h800-published.json";
 
 cs::Check check(double predicted, double published, double tolerance) {
-  cs::Check c;
-  c.group = "synthetic";
-  c.name = "x";
+  cs::Check c{"synthetic", "x", 0, 0, "", 0, "", "", false, -1, ""};
   c.predicted = predicted;
   c.published = published;
   c.tolerance = tolerance;
@@ -126,17 +125,42 @@ TEST(ScheduleGroup, BubbleFormulasHoldExactly) {
   }
 }
 
+TEST(TrainingGroup, TheDefaultScenariosProjectionAgainstThePublishedCostInformationalOnly) {
+  const cs::CheckGroup g = cs::validate_training();
+  ASSERT_EQ(g.checks.size(), 6u);
+  cs::RunOptions o;
+  o.timeline = false;
+  const cs::Projection p = cs::run_scenario(cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml"), o)
+                           .projection;
+  for (const cs::Check& c : g.checks) {
+    EXPECT_TRUE(c.informational) << c.name;  // never a gate: constants are not tuned toward these
+    EXPECT_EQ(cs::status(c), "INFO");
+    EXPECT_FALSE(cs::fails(c));
+    EXPECT_GT(c.predicted, 0) << c.name;
+    EXPECT_FALSE(c.source.empty());
+  }
+  // The predictions are the run's own figures, the published ones [TR] Table 1's.
+  EXPECT_DOUBLE_EQ(g.checks[0].predicted, p.gpu_hours_per_trillion_tokens / 1e3);
+  EXPECT_EQ(g.checks[0].published, 180);
+  EXPECT_DOUBLE_EQ(g.checks[4].predicted, p.total_gpu_hours / 1e3);
+  EXPECT_EQ(g.checks[4].published, 2788);
+  EXPECT_DOUBLE_EQ(g.checks[5].predicted, p.total_cost_usd / 1e6);
+  EXPECT_DOUBLE_EQ(g.checks[5].published, 5.576);
+  // Pre-training plus context extension plus the given post-training 5K make the whole run.
+  EXPECT_NEAR(g.checks[2].predicted + g.checks[3].predicted + 5.0, g.checks[4].predicted, 1e-6);
+}
+
 TEST(ValidateCommand, RunsEndToEndAndPasses) {
   const Output o = run("validate");
   ASSERT_EQ(o.rc, 0) << o.text;
-  for (const char* group : {"== model ==", "== kernels ==", "== network ==", "== schedules =="})
+  for (const char* group : {"== model ==", "== kernels ==", "== network ==", "== schedules ==", "== training =="})
     EXPECT_NE(o.text.find(group), std::string::npos) << group;
   EXPECT_NE(o.text.find("LEAVE-ONE-OUT"), std::string::npos);
   EXPECT_NE(o.text.find("none fitted"), std::string::npos);
   EXPECT_NE(o.text.find(" 0 FAIL"), std::string::npos) << o.text;
 }
 
-TEST(ValidateCommand, JsonHasTheFourGroupsAndEveryGatedCheckPasses) {
+TEST(ValidateCommand, JsonHasTheFiveGroupsAndEveryGatedCheckPasses) {
   const Output o = run("validate --json");
   ASSERT_EQ(o.rc, 0) << o.text;
   const nlohmann::json j = nlohmann::json::parse(o.text);
@@ -154,8 +178,8 @@ TEST(ValidateCommand, JsonHasTheFourGroupsAndEveryGatedCheckPasses) {
       EXPECT_FALSE(c["tolerance_reason"].get<std::string>().empty()) << c.dump();
     }
   }
-  EXPECT_EQ(names, (std::set<std::string>{"model", "kernels", "network", "schedules"}));
-  EXPECT_EQ(checks, 5u + 18u + 8u + 6u);
+  EXPECT_EQ(names, (std::set<std::string>{"model", "kernels", "network", "schedules", "training"}));
+  EXPECT_EQ(checks, 5u + 18u + 8u + 6u + 6u);
   EXPECT_EQ(j["failed"], 0);
 }
 
@@ -163,7 +187,7 @@ TEST(ValidateCommand, OnlyRunsTheNamedGroup) {
   const Output o = run("validate --only model");
   ASSERT_EQ(o.rc, 0) << o.text;
   EXPECT_NE(o.text.find("== model =="), std::string::npos);
-  for (const char* other : {"== kernels ==", "== network ==", "== schedules =="})
+  for (const char* other : {"== kernels ==", "== network ==", "== schedules ==", "== training =="})
     EXPECT_EQ(o.text.find(other), std::string::npos) << other;
   const nlohmann::json j = nlohmann::json::parse(run("validate --only model --json").text);
   ASSERT_EQ(j["groups"].size(), 1u);
