@@ -151,6 +151,12 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     start_coflow(flows, std::move(done));
     return;
   }
+  // Slots are reused lowest first, so a set's activities lie together in the slot tables (retirement frees them in
+  // finish order; without this a later round's activities scatter and its solves miss the cache: +30 % per round).
+  if (!free_sorted_) {
+    std::sort(free_.begin(), free_.end(), std::greater<uint32_t>());
+    free_sorted_ = true;
+  }
   struct Join {
     size_t left;
     TimeNs start, finish = 0;
@@ -469,6 +475,7 @@ void Network::wakeup(uint64_t token) {
     DoneFn done = std::move(a.done);
     a.done = nullptr;
     free_.push_back(slot);
+    free_sorted_ = false;
     if (!done) continue;
     if (t <= now) done(d);
     else q_.at(t, [done = std::move(done), d] { done(d); });

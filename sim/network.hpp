@@ -146,6 +146,7 @@ class Network {
   std::vector<Warm> warm_;
   std::vector<LinkId> links_scratch_;
   std::vector<uint32_t> free_;
+  bool free_sorted_ = true;  // free_ in decreasing order (pop_back gives the lowest slot)
   std::vector<std::vector<Member>> link_members_;
   std::vector<double> link_bytes_;
   // Scratch of the solver, per link.
