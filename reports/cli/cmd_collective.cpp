@@ -23,6 +23,7 @@ struct CollectiveArgs {
   std::string algo = "ring";
   std::string mode;       // flow | coflow (default: the scenario's network.mode)
   int64_t quantum_ns = -1;
+  std::string backend;    // native | simgrid (default: the scenario's network.backend)
 };
 
 void run(const CollectiveArgs& a) {
@@ -59,10 +60,19 @@ void run(const CollectiveArgs& a) {
   opt.mode = mode == "coflow" ? NetworkMode::coflow : NetworkMode::flow;
   opt.time_quantum_ns = a.quantum_ns >= 0 ? a.quantum_ns : s.network.time_quantum_ns;
 
-  const CollectiveResult r = run_collective(topo, spec, opt);
-  fmt::print("{} on {} GPUs ({}..{}) of {} ({} nodes × {} GPUs, {}), network mode {}{}\n", a.kind, n, spec.gpus.front(),
-             spec.gpus.back(), s.cluster.name.empty() ? "the inline cluster" : s.cluster.name, topo.nodes(), topo.gpus_per_node(), s.file, mode,
-             opt.time_quantum_ns > 0 ? fmt::format(", quantum {} ns", opt.time_quantum_ns) : "");
+  const std::string backend = a.backend.empty() ? s.network.backend : a.backend;
+  // The scenario's own limit (scenarios/validate.cpp): SimGrid forks an engine per round, minutes for large groups.
+  constexpr int kSimGridMaxGpus = 256;
+  if (backend == "simgrid" && n > kSimGridMaxGpus)
+    throw CLI::ValidationError("--backend", fmt::format("simgrid times groups of at most {} GPUs; this one has {} (use --backend native)",
+                                                        kSimGridMaxGpus, n));
+  const CollectiveResult r = backend == "simgrid" ? run_collective_simgrid(topo, spec) : run_collective(topo, spec, opt);
+  const std::string network =
+      backend == "simgrid" ? std::string("network SimGrid 3.32 (CM02, per flow)")
+                           : fmt::format("network mode {}{}", mode,
+                                         opt.time_quantum_ns > 0 ? fmt::format(", quantum {} ns", opt.time_quantum_ns) : "");
+  fmt::print("{} on {} GPUs ({}..{}) of {} ({} nodes × {} GPUs, {}), {}\n", a.kind, n, spec.gpus.front(), spec.gpus.back(),
+             s.cluster.name.empty() ? "the inline cluster" : s.cluster.name, topo.nodes(), topo.gpus_per_node(), s.file, network);
   if (ep)
     fmt::print("  {} tokens per rank, hidden {}, top-{} of {} experts, routing {} (seed {}, ≤ {} nodes per token)\n",
                a.tokens, spec.hidden, spec.topk, spec.experts, s.routing.kind, spec.routing.seed, spec.routing.max_nodes);
@@ -124,6 +134,8 @@ void add_collective(CLI::App& app) {
   cmd->add_option("--algo", args.algo, "all-reduce algorithm")->check(CLI::IsMember({"ring", "tree"}));
   cmd->add_option("--mode", args.mode, "network mode (default: the scenario's network.mode)")->check(CLI::IsMember({"flow", "coflow"}));
   cmd->add_option("--quantum-ns", args.quantum_ns, "time quantum in ns (default: the scenario's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--backend", args.backend, "native | simgrid (default: the scenario's network.backend; simgrid: ≤ 256 GPUs)")
+      ->check(CLI::IsMember({"native", "simgrid"}));
   cmd->callback([] { run(args); });
 }
 

@@ -49,3 +49,24 @@ TEST(CollectiveCommand, BadInputIsRejectedClearly) {
   EXPECT_NE(o.rc, 0);
   EXPECT_NE(o.text.find("not all in the cluster"), std::string::npos) << o.text;
 }
+
+// The scenario's network.backend is honoured (simgrid in this example), --backend overrides it, and a dispatch on
+// 16 GPUs takes the same time in both (the SimGrid oracle tests bound the difference at 1e-4).
+TEST(CollectiveCommand, SimGridBackendFromTheScenarioOrTheFlag) {
+  const std::string base = "collective " + kExamples + "simgrid-backend.yaml --kind dispatch --tokens 512";
+  const Output sg = run(base), native = run(base + " --backend native");
+  ASSERT_EQ(sg.rc, 0) << sg.text;
+  ASSERT_EQ(native.rc, 0) << native.text;
+  EXPECT_NE(sg.text.find("network SimGrid 3.32"), std::string::npos) << sg.text;
+  EXPECT_NE(native.text.find("network mode flow"), std::string::npos) << native.text;
+  auto time_us = [](const std::string& text) {
+    const auto at = text.find("time ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + 5));
+  };
+  ASSERT_GT(time_us(native.text), 0) << native.text;
+  EXPECT_NEAR(time_us(sg.text), time_us(native.text), 1e-4 * time_us(native.text));
+  const Output big = run("collective " + std::string(CLUSTERSIM_SOURCE_DIR) +
+                         "/scenarios/deepseek-v3.yaml --kind all-reduce --gpus 512 --backend simgrid");
+  EXPECT_NE(big.rc, 0);
+  EXPECT_NE(big.text.find("--backend: simgrid times groups of at most 256 GPUs"), std::string::npos) << big.text;
+}
