@@ -65,6 +65,12 @@ void Network::set_uses(uint32_t s, std::span<const Use> uses) {
 }
 
 int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
+  const uint32_t s = start_flow_slot(req);
+  acts_[s].done = std::move(done);
+  return acts_[s].id;
+}
+
+uint32_t Network::start_flow_slot(const FlowRequest& req) {
   if (req.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", req.src_gpu, req.dst_gpu, req.bytes));
   const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
   const uint32_t s = new_slot();
@@ -88,10 +94,10 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
     link_bytes_[size_t(l)] += double(req.bytes);
   }
   set_uses(s, std::span<const Use>(uses.data(), n));
-  a.done = std::move(done);
+  a.join = kNoJoin;
   ++active_;
   schedule_activation(s, q_.now() + r.latency_ns);
-  return a.id;
+  return s;
 }
 
 int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
@@ -133,6 +139,7 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   warm_[s].group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
+  a.join = kNoJoin;
   for (Use& u : uses) u.weight /= bottleneck_bytes;
   set_uses(s, uses);
   a.done = std::move(done);
@@ -157,17 +164,30 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     std::sort(free_.begin(), free_.end(), std::greater<uint32_t>());
     free_sorted_ = true;
   }
-  struct Join {
-    size_t left;
-    TimeNs start, finish = 0;
-    DoneFn done;
-  };
-  auto join = std::make_shared<Join>(Join{flows.size(), q_.now(), 0, std::move(done)});
-  for (const FlowRequest& f : flows)
-    start_flow(f, [join](const FlowDone& d) {
-      join->finish = std::max(join->finish, d.finish);
-      if (--join->left == 0) join->done(FlowDone{-1, join->start, join->finish});
-    });
+  // One join for the set: its activities carry the join's index instead of a callback each.
+  uint32_t j;
+  if (!free_joins_.empty()) {
+    j = free_joins_.back();
+    free_joins_.pop_back();
+  } else {
+    j = uint32_t(joins_.size());
+    joins_.emplace_back();
+  }
+  joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
+  for (const FlowRequest& f : flows) acts_[start_flow_slot(f)].join = j;
+}
+
+void Network::finish_join_member(uint32_t j, TimeNs finish) {
+  Join& jn = joins_[j];
+  jn.finish = std::max(jn.finish, finish);
+  if (--jn.left > 0) return;
+  const FlowDone d{-1, jn.start, jn.finish};
+  DoneFn done = std::move(jn.done);
+  jn.done = nullptr;
+  free_joins_.push_back(j);
+  if (!done) return;
+  if (d.finish <= q_.now()) done(d);
+  else q_.at(d.finish, [done = std::move(done), d] { done(d); });
 }
 
 void Network::schedule_activation(uint32_t slot, TimeNs at) {
@@ -474,8 +494,11 @@ void Network::wakeup(uint64_t token) {
     const FlowDone d{a.id, a.start, t};
     DoneFn done = std::move(a.done);
     a.done = nullptr;
+    const uint32_t join = a.join;
+    a.join = kNoJoin;
     free_.push_back(slot);
     free_sorted_ = false;
+    if (join != kNoJoin) finish_join_member(join, t);
     if (!done) continue;
     if (t <= now) done(d);
     else q_.at(t, [done = std::move(done), d] { done(d); });

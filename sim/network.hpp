@@ -88,7 +88,17 @@ class Network {
     TimeNs start = 0;
     std::vector<Use> uses;     // only when Hot::n == kOutOfLine
     DoneFn done;
+    uint32_t join = 0;         // the start_flows set it belongs to, or kNoJoin
   };
+  static constexpr uint32_t kNoJoin = UINT32_MAX;
+  // A set started by start_flows: `done` runs once, at the last finish.
+  struct Join {
+    size_t left = 0;
+    TimeNs start = 0, finish = 0;
+    DoneFn done;
+  };
+  uint32_t start_flow_slot(const FlowRequest& req);  // start_flow without the callback: the slot
+  void finish_join_member(uint32_t join, TimeNs finish);
   void set_uses(uint32_t s, std::span<const Use> uses);
   template <class F>
   void for_uses(uint32_t s, F&& f) const {
@@ -146,6 +156,8 @@ class Network {
   std::vector<Warm> warm_;
   std::vector<LinkId> links_scratch_;
   std::vector<uint32_t> free_;
+  std::vector<Join> joins_;
+  std::vector<uint32_t> free_joins_;
   bool free_sorted_ = true;  // free_ in decreasing order (pop_back gives the lowest slot)
   std::vector<std::vector<Member>> link_members_;
   std::vector<double> link_bytes_;
