@@ -76,6 +76,7 @@ class Network {
     uint8_t n = 0;             // inline links, or kOutOfLine
     LinkId link[kInline];
   };
+  static_assert(sizeof(Hot) == 64, "one cache line per activity in the solver's scans");
   // What a solve and a wakeup read besides Hot, 32 bytes.
   struct Warm {
     double remaining = 0;      // bytes (a coflow: bytes on its bottleneck link)
