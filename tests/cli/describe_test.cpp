@@ -1,5 +1,7 @@
 // `clustersim describe` end to end: the binary on the default scenario, text and JSON.
 #include <gtest/gtest.h>
+
+#include "tests/cli_run.hpp"
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -9,27 +11,14 @@
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(CLUSTERSIM_BINARY) + " " + args + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p.get())) > 0) out.append(buf.data(), n);
-  const int status = pclose(p.release());
-  return {WEXITSTATUS(status), out};
-}
+using Result = cs::testing::CliResult;
+Result run(const std::string& args) { return cs::testing::run_cli(args); }
 
 const std::string kDefault = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml";
 
 TEST(Describe, DefaultScenarioJson) {
   const Result r = run("describe --json " + kDefault);
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.rc, 0) << r.out;
   const auto d = nlohmann::json::parse(r.out);
   EXPECT_NEAR(d["params"]["total"].get<double>() / 1e9, 671.03, 0.01);
   EXPECT_NEAR(d["flops_per_token"]["causal"].get<double>() / 1e9, 250.5, 0.1);
@@ -45,7 +34,7 @@ TEST(Describe, DefaultScenarioJson) {
 
 TEST(Describe, TextNamesTheFigures) {
   const Result r = run("describe " + kDefault);
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("671.03B parameters"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("250.5 GFLOP per token"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(": fits"), std::string::npos) << r.out;
@@ -53,14 +42,14 @@ TEST(Describe, TextNamesTheFigures) {
 
 TEST(Describe, BadScenarioGivesFileLineAndNonZeroExit) {
   const Result r = run("describe " + std::string(CLUSTERSIM_SOURCE_DIR) + "/tests/cli/data/bad-layout.yaml");
-  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("bad-layout.yaml:5:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("layout.expert_parallel"), std::string::npos) << r.out;
 }
 
 TEST(Describe, MissingFileIsAnError) {
   const Result r = run("describe /nonexistent/scenario.yaml");
-  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("/nonexistent/scenario.yaml"), std::string::npos) << r.out;
 }
 

@@ -1,5 +1,7 @@
 // `clustersim compare` end to end (the binary) and the comparison itself (in process).
 #include <gtest/gtest.h>
+
+#include "tests/cli_run.hpp"
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -17,25 +19,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result run(const std::string& args, bool with_stderr = true) {
-  const std::string cmd = std::string(CLUSTERSIM_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p.get())) > 0) out.append(buf.data(), n);
-  const int status = pclose(p.release());
-  return {WEXITSTATUS(status), out};
-}
+using Result = cs::testing::CliResult;
+Result run(const std::string& args, bool with_stderr = true) { return cs::testing::run_cli(args, with_stderr); }
 
 nlohmann::json run_json(const std::string& args) {
   const Result r = run(args, false);
-  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.rc, 0) << r.out;
   return nlohmann::json::parse(r.out);
 }
 
@@ -137,7 +126,7 @@ TEST(Compare, DualPipeAgainst1F1B) {
 
   // The text names both files, lists the setting and leads with the headline figures.
   const Result t = run("compare --only-changed " + kDefault + " " + b.string());
-  ASSERT_EQ(t.code, 0) << t.out;
+  ASSERT_EQ(t.rc, 0) << t.out;
   EXPECT_NE(t.out.find("A  " + kDefault), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("B  " + b.string()), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("schedule.kind  dualpipe → 1f1b"), std::string::npos) << t.out;
@@ -151,7 +140,7 @@ TEST(Compare, WritesBothTraces) {
   const fs::path ta = dir / "a.trace.json", tb = dir / "b.trace.json";
   const Result r = run("compare " + kDefault + " " + kDefault + " --trace-a " + ta.string() + " --trace-b " +
                        tb.string());
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.rc, 0) << r.out;
   for (const fs::path& p : {ta, tb}) {
     ASSERT_TRUE(fs::exists(p)) << p;
     const auto j = nlohmann::json::parse(read_file(p));
@@ -163,7 +152,7 @@ TEST(Compare, WritesBothTraces) {
 TEST(Compare, MalformedSecondFileNamesIt) {
   const fs::path bad = variant("bad.yaml", "pipeline_parallel: 16", "pipeline_parallel: sixteen");
   const Result r = run("compare " + kDefault + " " + bad.string());
-  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find(bad.string() + ":8:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("layout.pipeline_parallel"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("step_time_s"), std::string::npos) << "nothing compared: " << r.out;

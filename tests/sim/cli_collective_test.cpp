@@ -1,53 +1,44 @@
 // The `collective` command on the example scenarios (scenarios/examples/), as a user runs it.
 #include <gtest/gtest.h>
 
+#include "tests/cli_run.hpp"
+
 #include <array>
 #include <cstdio>
 #include <string>
 
 namespace {
-struct Output {
-  int rc;
-  std::string text;
-};
-Output run(const std::string& args) {
-  const std::string cmd = std::string(CLUSTERSIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using Output = cs::testing::CliResult;
+Output run(const std::string& args) { return cs::testing::run_cli(args); }
 const std::string kExamples = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/";
 }  // namespace
 
 TEST(CollectiveCommand, DispatchOnTheEp64Example) {
   const Output o = run("collective " + kExamples + "ep64-dispatch.yaml --kind dispatch --tokens 1024");
-  ASSERT_EQ(o.rc, 0) << o.text;
-  EXPECT_NE(o.text.find("DeepEP bw"), std::string::npos) << o.text;
-  EXPECT_NE(o.text.find("GB/s RDMA"), std::string::npos) << o.text;
-  EXPECT_NE(o.text.find("nic_up"), std::string::npos) << o.text;
+  ASSERT_EQ(o.rc, 0) << o.out;
+  EXPECT_NE(o.out.find("DeepEP bw"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("GB/s RDMA"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("nic_up"), std::string::npos) << o.out;
   // Deterministic: the same command prints the same bytes.
-  EXPECT_EQ(run("collective " + kExamples + "ep64-dispatch.yaml --kind dispatch --tokens 1024").text, o.text);
+  EXPECT_EQ(run("collective " + kExamples + "ep64-dispatch.yaml --kind dispatch --tokens 1024").out, o.out);
 }
 
 TEST(CollectiveCommand, AllReduceRingAndTreeAndP2p) {
   for (const char* extra : {"--kind all-reduce --gpus 16 --bytes 67108864", "--kind all-reduce --gpus 16 --algo tree",
                             "--kind p2p --bytes 1048576", "--kind all-gather --gpus 16"}) {
     const Output o = run("collective " + kExamples + "allreduce-2node.yaml " + extra);
-    ASSERT_EQ(o.rc, 0) << extra << "\n" << o.text;
-    EXPECT_NE(o.text.find("busbw"), std::string::npos) << o.text;
+    ASSERT_EQ(o.rc, 0) << extra << "\n" << o.out;
+    EXPECT_NE(o.out.find("busbw"), std::string::npos) << o.out;
   }
 }
 
 TEST(CollectiveCommand, BadInputIsRejectedClearly) {
   Output o = run("collective " + kExamples + "allreduce-2node.yaml --kind allreduce");
   EXPECT_NE(o.rc, 0);
-  EXPECT_NE(o.text.find("--kind"), std::string::npos) << o.text;
+  EXPECT_NE(o.out.find("--kind"), std::string::npos) << o.out;
   o = run("collective " + kExamples + "allreduce-2node.yaml --kind all-to-all --gpus 64");
   EXPECT_NE(o.rc, 0);
-  EXPECT_NE(o.text.find("not all in the cluster"), std::string::npos) << o.text;
+  EXPECT_NE(o.out.find("not all in the cluster"), std::string::npos) << o.out;
 }
 
 // The scenario's network.backend is honoured (simgrid in this example), --backend overrides it, and a dispatch on
@@ -55,18 +46,18 @@ TEST(CollectiveCommand, BadInputIsRejectedClearly) {
 TEST(CollectiveCommand, SimGridBackendFromTheScenarioOrTheFlag) {
   const std::string base = "collective " + kExamples + "simgrid-backend.yaml --kind dispatch --tokens 512";
   const Output sg = run(base), native = run(base + " --backend native");
-  ASSERT_EQ(sg.rc, 0) << sg.text;
-  ASSERT_EQ(native.rc, 0) << native.text;
-  EXPECT_NE(sg.text.find("network SimGrid 3.32"), std::string::npos) << sg.text;
-  EXPECT_NE(native.text.find("network mode flow"), std::string::npos) << native.text;
+  ASSERT_EQ(sg.rc, 0) << sg.out;
+  ASSERT_EQ(native.rc, 0) << native.out;
+  EXPECT_NE(sg.out.find("network SimGrid 3.32"), std::string::npos) << sg.out;
+  EXPECT_NE(native.out.find("network mode flow"), std::string::npos) << native.out;
   auto time_us = [](const std::string& text) {
     const auto at = text.find("time ");
     return at == std::string::npos ? -1.0 : std::stod(text.substr(at + 5));
   };
-  ASSERT_GT(time_us(native.text), 0) << native.text;
-  EXPECT_NEAR(time_us(sg.text), time_us(native.text), 1e-4 * time_us(native.text));
+  ASSERT_GT(time_us(native.out), 0) << native.out;
+  EXPECT_NEAR(time_us(sg.out), time_us(native.out), 1e-4 * time_us(native.out));
   const Output big = run("collective " + std::string(CLUSTERSIM_SOURCE_DIR) +
                          "/scenarios/deepseek-v3.yaml --kind all-reduce --gpus 512 --backend simgrid");
   EXPECT_NE(big.rc, 0);
-  EXPECT_NE(big.text.find("--backend: simgrid times groups of at most 256 GPUs"), std::string::npos) << big.text;
+  EXPECT_NE(big.out.find("--backend: simgrid times groups of at most 256 GPUs"), std::string::npos) << big.out;
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/cli_run.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -14,19 +16,8 @@
 
 namespace {
 
-struct Output {
-  int rc;
-  std::string text;
-};
-Output run(const std::string& args) {
-  const std::string cmd = std::string(CLUSTERSIM_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using Output = cs::testing::CliResult;
+Output run(const std::string& args) { return cs::testing::run_cli(args); }
 
 const std::string kProfile = std::string(CLUSTERSIM_SOURCE_DIR) + "/calibration/profiles/h800-published.json";
 
@@ -152,18 +143,18 @@ TEST(TrainingGroup, TheDefaultScenariosProjectionAgainstThePublishedCostInformat
 
 TEST(ValidateCommand, RunsEndToEndAndPasses) {
   const Output o = run("validate");
-  ASSERT_EQ(o.rc, 0) << o.text;
+  ASSERT_EQ(o.rc, 0) << o.out;
   for (const char* group : {"== model ==", "== kernels ==", "== network ==", "== schedules ==", "== training =="})
-    EXPECT_NE(o.text.find(group), std::string::npos) << group;
-  EXPECT_NE(o.text.find("LEAVE-ONE-OUT"), std::string::npos);
-  EXPECT_NE(o.text.find("none fitted"), std::string::npos);
-  EXPECT_NE(o.text.find(" 0 FAIL"), std::string::npos) << o.text;
+    EXPECT_NE(o.out.find(group), std::string::npos) << group;
+  EXPECT_NE(o.out.find("LEAVE-ONE-OUT"), std::string::npos);
+  EXPECT_NE(o.out.find("none fitted"), std::string::npos);
+  EXPECT_NE(o.out.find(" 0 FAIL"), std::string::npos) << o.out;
 }
 
 TEST(ValidateCommand, JsonHasTheFiveGroupsAndEveryGatedCheckPasses) {
   const Output o = run("validate --json");
-  ASSERT_EQ(o.rc, 0) << o.text;
-  const nlohmann::json j = nlohmann::json::parse(o.text);
+  ASSERT_EQ(o.rc, 0) << o.out;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
   std::set<std::string> names;
   size_t checks = 0;
   for (const auto& g : j["groups"]) {
@@ -185,21 +176,21 @@ TEST(ValidateCommand, JsonHasTheFiveGroupsAndEveryGatedCheckPasses) {
 
 TEST(ValidateCommand, OnlyRunsTheNamedGroup) {
   const Output o = run("validate --only model");
-  ASSERT_EQ(o.rc, 0) << o.text;
-  EXPECT_NE(o.text.find("== model =="), std::string::npos);
+  ASSERT_EQ(o.rc, 0) << o.out;
+  EXPECT_NE(o.out.find("== model =="), std::string::npos);
   for (const char* other : {"== kernels ==", "== network ==", "== schedules ==", "== training =="})
-    EXPECT_EQ(o.text.find(other), std::string::npos) << other;
-  const nlohmann::json j = nlohmann::json::parse(run("validate --only model --json").text);
+    EXPECT_EQ(o.out.find(other), std::string::npos) << other;
+  const nlohmann::json j = nlohmann::json::parse(run("validate --only model --json").out);
   ASSERT_EQ(j["groups"].size(), 1u);
   EXPECT_EQ(j["groups"][0]["group"], "model");
   // Deterministic: the same command prints the same bytes.
-  EXPECT_EQ(run("validate --only model").text, o.text);
+  EXPECT_EQ(run("validate --only model").out, o.out);
 }
 
 TEST(ValidateCommand, UnknownGroupIsRejected) {
   const Output o = run("validate --only modle");
   EXPECT_NE(o.rc, 0);
-  EXPECT_NE(o.text.find("--only"), std::string::npos) << o.text;
+  EXPECT_NE(o.out.find("--only"), std::string::npos) << o.out;
 }
 
 }  // namespace
@@ -242,8 +233,8 @@ TEST(ValidateCommand, PerturbedPublishedRowFailsTheCommand) {
   const std::string path = ::testing::TempDir() + "validate-perturbed-profile.json";
   std::ofstream(path) << p.dump(2);
   const Output o = run("validate --only kernels --json --profile " + path);
-  EXPECT_EQ(o.rc, 1) << o.text;
-  const nlohmann::json j = nlohmann::json::parse(o.text);
+  EXPECT_EQ(o.rc, 1) << o.out;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
   EXPECT_GE(j["failed"].get<int>(), 1);
   bool found = false;
   for (const auto& c : j["groups"][0]["checks"])
