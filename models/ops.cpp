@@ -296,6 +296,15 @@ void finish(Builder& b, LayerOps& out) {
 
 }  // namespace
 
+OpsContext ops_context(const Layout& l) {
+  OpsContext c;
+  c.seq_len = l.seq_len;
+  c.sequences = l.micro_batch;
+  c.ep = l.ep;
+  c.tp = l.tp;
+  return c;
+}
+
 int64_t balanced_expert_rows(const ModelConfig& m, const OpsContext& c) {
   if (!m.is_moe()) return 0;
   const double rows = double(c.tokens()) * m.top_k * std::max(1, c.ep) / double(m.routed_experts);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/layout.hpp"
 #include "models/model_config.hpp"
 #include "models/op.hpp"
 
@@ -21,6 +22,9 @@ struct OpsContext {
   double expert_load = 1.0;
   int64_t tokens() const { return seq_len * sequences; }
 };
+
+// The context of one micro-batch of a layout: its sequence length and size, EP and TP degrees (balanced load).
+OpsContext ops_context(const Layout& l);
 
 // Rows one local routed expert computes under a balanced load (rounded to whole rows).
 int64_t balanced_expert_rows(const ModelConfig& m, const OpsContext& c);

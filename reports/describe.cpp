@@ -69,11 +69,7 @@ nlohmann::json describe_scenario(const Scenario& s) {
   }
   d["stages"] = st;
 
-  OpsContext c;
-  c.seq_len = l.seq_len;
-  c.sequences = l.micro_batch;
-  c.ep = l.ep;
-  c.tp = l.tp;
+  const OpsContext c = ops_context(l);
   nlohmann::json mem = nlohmann::json::array();
   bool fits = true;
   double peak = 0;

@@ -32,11 +32,7 @@ nlohmann::json memory_json(const Scenario& s, const Phase& ph, const sched::Sche
                            bool& fits) {
   const Layout& l = ph.layout;
   const auto stages = assign_stages(s.model, sch.stages);
-  OpsContext c;
-  c.seq_len = l.seq_len;
-  c.sequences = l.micro_batch;
-  c.ep = l.ep;
-  c.tp = l.tp;
+  const OpsContext c = ops_context(l);
   nlohmann::json out = nlohmann::json::array();
   fits = true;
   for (int rank = 0; rank < l.pp; ++rank) {

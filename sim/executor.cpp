@@ -47,11 +47,7 @@ struct Ctx {
   int compute_sms = 0;
 
   Ctx(const StepSpec& s, const sched::Schedule& sc, const CostModel& c, const Topology& t, CollectiveTimer& timer)
-      : spec(s), sch(sc), cost(c), topo(t), comm(timer) {
-    ops.seq_len = s.layout.seq_len;
-    ops.sequences = s.layout.micro_batch;
-    ops.ep = s.layout.ep;
-    ops.tp = s.layout.tp;
+      : spec(s), sch(sc), cost(c), topo(t), comm(timer), ops(ops_context(s.layout)) {
     compute_sms = s.cluster.gpu.sms - (s.model.is_moe() ? s.schedule.comm_sms : 0);
     stages = assign_stages(s.model, sc.stages);
   }

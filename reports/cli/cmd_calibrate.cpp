@@ -28,14 +28,7 @@ namespace {
   throw CLI::RuntimeError(2);
 }
 
-OpsContext context_of(const Scenario& s) {
-  OpsContext c;
-  c.seq_len = s.layout.seq_len;
-  c.sequences = s.layout.micro_batch;
-  c.ep = s.layout.ep;
-  c.tp = s.layout.tp;
-  return c;
-}
+OpsContext context_of(const Scenario& s) { return ops_context(s.layout); }
 
 int compute_sms(const Scenario& s) { return std::max(1, s.cluster.gpu.sms - s.schedule.comm_sms); }
 

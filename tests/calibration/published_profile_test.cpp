@@ -76,10 +76,7 @@ TEST(PublishedProfile, InterpolatesLeftOutRowsWithin12Percent) {
 TEST(PublishedProfile, TimesEveryOpOfDeepSeekV3) {
   const cs::Scenario s = cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml");
   const cs::CostModel cm(cs::load_profile(kProfile), s.cluster.gpu);
-  cs::OpsContext ctx;
-  ctx.seq_len = s.layout.seq_len;
-  ctx.sequences = s.layout.micro_batch;
-  ctx.ep = s.layout.ep;
+  const cs::OpsContext ctx = cs::ops_context(s.layout);  // tp 1 in the default scenario
   const cs::LayerOps block = cs::block_ops(s.model, s.model.dense_layers, ctx);  // an MoE block
   cs::CostTally tally;
   bool expert_measured = false;
