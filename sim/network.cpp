@@ -11,6 +11,18 @@
 namespace cs {
 
 namespace {
+// An index into `items` for a new record: the most recently freed one, or a new one at the end.
+template <class T>
+uint32_t reuse_or_append(std::vector<T>& items, std::vector<uint32_t>& free) {
+  if (free.empty()) {
+    items.emplace_back();
+    return uint32_t(items.size() - 1);
+  }
+  const uint32_t i = free.back();
+  free.pop_back();
+  return i;
+}
+
 bool later(TimeNs ta, uint64_t ia, TimeNs tb, uint64_t ib) { return ta != tb ? ta > tb : ia > ib; }
 TimeNs duration_ns(double bytes, double rate) {
   if (bytes <= 0) return 0;
@@ -165,14 +177,7 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     free_sorted_ = true;
   }
   // One join for the set: its activities carry the join's index instead of a callback each.
-  uint32_t j;
-  if (!free_joins_.empty()) {
-    j = free_joins_.back();
-    free_joins_.pop_back();
-  } else {
-    j = uint32_t(joins_.size());
-    joins_.emplace_back();
-  }
+  const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
   for (const FlowRequest& f : flows) acts_[start_flow_slot(f)].join = j;
 }
@@ -395,14 +400,7 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
 }
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
-  uint32_t g;
-  if (!free_groups_.empty()) {
-    g = free_groups_.back();
-    free_groups_.pop_back();
-  } else {
-    g = uint32_t(groups_.size());
-    groups_.emplace_back();
-  }
+  const uint32_t g = reuse_or_append(groups_, free_groups_);
   Group& grp = groups_[g];
   grp.gen++;
   grp.slots = std::move(slots);
