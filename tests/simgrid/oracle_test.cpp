@@ -16,6 +16,17 @@ namespace cs {
 using testing::h800_cluster;
 
 namespace {
+// A collective over GPUs 0..gpus−1 with DeepEP's test routing (random scores), at most `max_nodes` per token.
+CollectiveSpec random_ep(CollectiveKind kind, int gpus, int64_t tokens, int max_nodes) {
+  CollectiveSpec s;
+  s.kind = kind;
+  for (int g = 0; g < gpus; ++g) s.gpus.push_back(g);
+  s.tokens_per_rank = tokens;
+  s.routing.kind = RoutingKind::random;
+  s.routing.max_nodes = max_nodes;
+  return s;
+}
+
 std::vector<TimeNs> ours(const Topology& t, const std::vector<TimedFlow>& flows, NetworkOptions opt = {}) {
   EventQueue q;
   Network net(t, q, opt);
@@ -95,12 +106,7 @@ TEST(SimGridOracle, MixedPipelineExpertAndDataParallelTraffic) {
     if (used.insert({f.src_gpu, f.dst_gpu}).second) flows.push_back(TimedFlow{f, start});
   };
   // Expert parallel: DeepEP dispatch among nodes 0–3 at t = 0 (random routing, 512 tokens per GPU).
-  CollectiveSpec ep;
-  ep.kind = CollectiveKind::dispatch;
-  for (int g = 0; g < 32; ++g) ep.gpus.push_back(g);
-  ep.tokens_per_rank = 512;
-  ep.routing.kind = RoutingKind::random;
-  ep.routing.max_nodes = 4;
+  const CollectiveSpec ep = random_ep(CollectiveKind::dispatch, 32, 512, 4);
   const CollectivePlan ep_plan = plan_collective(t, ep);
   for (const FlowRequest& f : ep_plan.rounds[0]) add(f, 0);
   // Pipeline parallel: activations from node k to node k + 4 (same GPU index), starting at staggered times.
@@ -136,22 +142,13 @@ TEST(SimGridOracle, CoflowAgainstL07ParallelTasks) {
   for (size_t k = 0; k < sets.size(); ++k) EXPECT_NEAR(double(mine[k]), sg[k], 1e-4 * sg[k]) << "set " << k;
 }
 
-}  // namespace cs
-
-namespace cs {
-
 // network.backend: simgrid times a collective round by round in SimGrid; the native per-flow model with SimGrid's
 // latency-weighted sharing must agree with it (both are the same fluid max-min model).
 TEST(SimGridBackend, DispatchAndRingMatchTheNativeModel) {
   const Topology topo(testing::h800_cluster(2));
   for (CollectiveKind kind : {CollectiveKind::dispatch, CollectiveKind::combine, CollectiveKind::all_gather}) {
-    CollectiveSpec s;
-    s.kind = kind;
-    for (int g = 0; g < 16; ++g) s.gpus.push_back(g);
-    s.tokens_per_rank = 512;
-    s.routing.kind = RoutingKind::random;
-    s.routing.max_nodes = 2;
-    s.bytes = int64_t(64) << 20;
+    CollectiveSpec s = random_ep(kind, 16, 512, 2);
+    s.bytes = int64_t(64) << 20;  // the all-gather's size
     const CollectiveResult native = run_collective(topo, s, NetworkOptions{NetworkMode::flow, 0, true});
     const CollectiveResult sg = run_collective_simgrid(topo, s);
     EXPECT_NEAR(double(sg.time_ns), double(native.time_ns), 1e-4 * double(native.time_ns)) << collective_kind_name(kind);
@@ -167,12 +164,7 @@ TEST(SimGridBackend, CollectiveTimerAgreesWithTheNativeModel) {
   const Topology topo(testing::h800_cluster(4));
   CollectiveTimer a(topo, NetworkOptions{NetworkMode::flow, 0, true}, NetworkBackend::native);
   CollectiveTimer b(topo, NetworkOptions{}, NetworkBackend::simgrid);
-  CollectiveSpec s;
-  s.kind = CollectiveKind::dispatch;
-  for (int g = 0; g < 32; ++g) s.gpus.push_back(g);
-  s.tokens_per_rank = 256;
-  s.routing.kind = RoutingKind::random;
-  s.routing.max_nodes = 4;
+  const CollectiveSpec s = random_ep(CollectiveKind::dispatch, 32, 256, 4);
   EXPECT_NEAR(double(b.duration(s)), double(a.duration(s)), 1e-4 * double(a.duration(s)));
   EXPECT_EQ(b.cached(), 1u);
   EXPECT_EQ(b.duration(s), b.cost(s).time_ns);  // served from the cache
