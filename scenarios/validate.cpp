@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "scenarios/scenario.hpp"
+#include "sim/collectives.hpp"
 
 namespace cs {
 
@@ -82,8 +83,6 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
             fmt::format("{} endpoints per plane exceed a two-layer fat tree of {}-port switches ({} = ports²/2)",
                         endpoints, f.switch_ports, cap));
   }
-  // SimGrid times each collective in a forked engine: minutes for thousands of GPUs, and its oracle tests stop at 256.
-  constexpr int kSimGridMaxGpus = 256;
   if (s.network.backend == "simgrid")
     c.check(cl.gpus() <= kSimGridMaxGpus, "network.backend",
             fmt::format("the simgrid backend is for clusters of at most {} GPUs (this step runs on {}); use native",

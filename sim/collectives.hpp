@@ -72,6 +72,8 @@ CollectiveResult run_collective(const Topology& topo, const CollectiveSpec& spec
 // The same timed by SimGrid 3.32 (sim/simgrid_oracle.hpp: CM02 max-min, one forked engine per round; every round
 // starts when the previous one has finished). Slow: meant for small clusters.
 CollectiveResult run_collective_simgrid(const Topology& topo, const CollectiveSpec& spec);
+// The largest group (and scenario) the SimGrid backend accepts: it forks an engine per round, minutes beyond this.
+constexpr int kSimGridMaxGpus = 256;
 void fill_bandwidths(const CollectiveSpec& spec, const CollectivePlan& plan, CollectiveResult& r);
 
 // Durations of collectives in isolation, cached by shape (kind, GPUs, sizes, routing): what the step executor asks

@@ -304,7 +304,6 @@ StepResult simulate_step(const StepSpec& spec, const sched::Schedule& sch, const
   return sim.simulate(spec, sch, cost, o);
 }
 
-namespace {
 NetworkOptions network_options(const NetworkConfig& n) {
   if (n.mode != "flow" && n.mode != "coflow")
     throw std::invalid_argument(fmt::format("network.mode '{}': allowed flow, coflow", n.mode));
@@ -313,7 +312,6 @@ NetworkOptions network_options(const NetworkConfig& n) {
   return NetworkOptions{n.mode == "coflow" ? NetworkMode::coflow : NetworkMode::flow, n.time_quantum_ns,
                         n.backend == "simgrid"};  // SimGrid's CM02 shares in proportion to 1 / route latency
 }
-}  // namespace
 
 StepSimulator::StepSimulator(const ClusterSpec& cluster, const NetworkConfig& network)
     : cluster_(cluster),

@@ -40,6 +40,9 @@ struct ExecutorOptions {
 StepResult simulate_step(const StepSpec& spec, const sched::Schedule& schedule, const CostModel& cost,
                          const ExecutorOptions& options);
 
+// The native network model's options for a scenario's `network` section (throws on an unknown mode or backend).
+NetworkOptions network_options(const NetworkConfig& network);
+
 // The same, keeping the cluster's topology and the collective durations measured on it between steps (a batch ramp
 // or a sweep of schedules on one cluster). Every collective runs in isolation on the network model the scenario's
 // `network` section names. Collectives are timed on a translated copy of their GPUs when the

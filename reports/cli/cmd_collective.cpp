@@ -9,6 +9,7 @@
 #include "reports/cli/commands.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/collectives.hpp"
+#include "sim/executor.hpp"
 
 namespace cs::cli {
 
@@ -55,14 +56,13 @@ void run(const CollectiveArgs& a) {
   spec.routing.load_file = s.routing.load_file;
   spec.routing.max_nodes = s.routing.max_nodes > 0 ? s.routing.max_nodes : s.model.topk_groups;
   if (ep && !s.model.is_moe()) throw CLI::ValidationError("--kind", fmt::format("{} needs a MoE model; {} has no routed experts", a.kind, s.model.name));
-  NetworkOptions opt;
-  const std::string mode = a.mode.empty() ? s.network.mode : a.mode;
-  opt.mode = mode == "coflow" ? NetworkMode::coflow : NetworkMode::flow;
-  opt.time_quantum_ns = a.quantum_ns >= 0 ? a.quantum_ns : s.network.time_quantum_ns;
-
-  const std::string backend = a.backend.empty() ? s.network.backend : a.backend;
-  // The scenario's own limit (scenarios/validate.cpp): SimGrid forks an engine per round, minutes for large groups.
-  constexpr int kSimGridMaxGpus = 256;
+  NetworkConfig net = s.network;  // the scenario's, with the command's overrides
+  if (!a.mode.empty()) net.mode = a.mode;
+  if (a.quantum_ns >= 0) net.time_quantum_ns = a.quantum_ns;
+  if (!a.backend.empty()) net.backend = a.backend;
+  const NetworkOptions opt = network_options(net);
+  const std::string& mode = net.mode;
+  const std::string& backend = net.backend;
   if (backend == "simgrid" && n > kSimGridMaxGpus)
     throw CLI::ValidationError("--backend", fmt::format("simgrid times groups of at most {} GPUs; this one has {} (use --backend native)",
                                                         kSimGridMaxGpus, n));
