@@ -46,18 +46,42 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   dirty_mark_.assign(L, 0);
   cover_mark_.assign(L, 0);
   load_.assign(L, 0.0);
+  seed_keep_.assign(L, 0.0);
 }
 
 uint32_t Network::new_slot() {
-  if (!free_.empty()) {
-    const uint32_t s = free_.back();
-    free_.pop_back();
+  if (free_count_ > 0) {
+    while (free_bits_[free_lo_] == 0) ++free_lo_;
+    uint64_t& word = free_bits_[free_lo_];
+    const uint32_t s = uint32_t(free_lo_ * 64 + size_t(__builtin_ctzll(word)));
+    word &= word - 1;
+    --free_count_;
     return s;
   }
   acts_.emplace_back();
   hot_.emplace_back();
   warm_.emplace_back();
+  if (free_bits_.size() * 64 < acts_.size()) free_bits_.push_back(0);
   return uint32_t(acts_.size() - 1);
+}
+
+void Network::free_slot(uint32_t s) {
+  const size_t w = s / 64;
+  free_bits_[w] |= uint64_t(1) << (s % 64);
+  free_lo_ = std::min(free_lo_, w);
+  ++free_count_;
+}
+
+std::vector<uint32_t> Network::take_vector() {
+  if (spare_vectors_.empty()) return {};
+  std::vector<uint32_t> v = std::move(spare_vectors_.back());
+  spare_vectors_.pop_back();
+  return v;
+}
+
+void Network::give_vector(std::vector<uint32_t>&& v) {
+  v.clear();
+  if (v.capacity() > 0) spare_vectors_.push_back(std::move(v));
 }
 
 void Network::set_uses(uint32_t s, std::span<const Use> uses) {
@@ -65,9 +89,8 @@ void Network::set_uses(uint32_t s, std::span<const Use> uses) {
   Activity& a = acts_[s];
   a.uses.clear();
   h.w0 = uses.empty() ? 0.0 : uses[0].weight;
-  h.uniform = uses.size() <= size_t(Route::kMaxHops) &&
-              std::all_of(uses.begin(), uses.end(), [&](const Use& u) { return u.weight == h.w0; });
-  if (h.uniform && uses.size() <= size_t(kInline)) {
+  const bool uniform = std::all_of(uses.begin(), uses.end(), [&](const Use& u) { return u.weight == h.w0; });
+  if (uniform && uses.size() <= size_t(kInline)) {
     h.n = uint8_t(uses.size());
     for (size_t i = 0; i < uses.size(); ++i) h.link[i] = uses[i].link;
   } else {
@@ -106,7 +129,7 @@ uint32_t Network::start_flow_slot(const FlowRequest& req) {
     link_bytes_[size_t(l)] += double(req.bytes);
   }
   set_uses(s, std::span<const Use>(uses.data(), n));
-  a.join = kNoJoin;
+  h.join = kNoJoin;
   ++active_;
   schedule_activation(s, q_.now() + r.latency_ns);
   return s;
@@ -151,7 +174,7 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   warm_[s].group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
   a.id = next_id_++;
   a.start = q_.now();
-  a.join = kNoJoin;
+  h.join = kNoJoin;
   for (Use& u : uses) u.weight /= bottleneck_bytes;
   set_uses(s, uses);
   a.done = std::move(done);
@@ -170,16 +193,10 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     start_coflow(flows, std::move(done));
     return;
   }
-  // Slots are reused lowest first, so a set's activities lie together in the slot tables (retirement frees them in
-  // finish order; without this a later round's activities scatter and its solves miss the cache: +30 % per round).
-  if (!free_sorted_) {
-    std::sort(free_.begin(), free_.end(), std::greater<uint32_t>());
-    free_sorted_ = true;
-  }
   // One join for the set: its activities carry the join's index instead of a callback each.
   const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
-  for (const FlowRequest& f : flows) acts_[start_flow_slot(f)].join = j;
+  for (const FlowRequest& f : flows) hot_[start_flow_slot(f)].join = j;
 }
 
 void Network::finish_join_member(uint32_t j, TimeNs finish) {
@@ -201,7 +218,8 @@ void Network::schedule_activation(uint32_t slot, TimeNs at) {
       slots.push_back(slot);
       return;
     }
-  pending_.emplace_back(at, std::vector<uint32_t>{slot});
+  pending_.emplace_back(at, take_vector());
+  pending_.back().second.push_back(slot);
   q_.at(at, [this, at] { activate_batch(at); });
 }
 
@@ -209,8 +227,11 @@ void Network::activate_batch(TimeNs at) {
   auto it = std::find_if(pending_.begin(), pending_.end(), [at](auto& p) { return p.first == at; });
   std::vector<uint32_t> slots = std::move(it->second);
   pending_.erase(it);
-  std::vector<LinkId> seeds;
-  std::vector<uint32_t> instant;
+  std::vector<LinkId>& seeds = seeds_scratch_;
+  std::vector<uint32_t>& instant = instant_scratch_;
+  seeds.clear();
+  instant.clear();
+  ++dirty_stamp_;  // marks each seed link once
   for (uint32_t s : slots) {
     Hot& h = hot_[s];
     warm_[s].last = at;
@@ -220,12 +241,18 @@ void Network::activate_batch(TimeNs at) {
       continue;
     }
     for_uses(s, [&](LinkId l, double) {
-      link_members_[size_t(l)].push_back(Member{s, h.gen});
-      seeds.push_back(l);
+      const size_t k = size_t(l);
+      link_members_[k].push_back(Member{s, h.gen});
+      if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, seeds.push_back(l);
     });
   }
-  for (uint32_t s : instant) warm_[s].finish = at;  // nothing to carry: done when the latency is over
-  if (!instant.empty()) arm_group(new_group(std::move(instant)));
+  give_vector(std::move(slots));
+  if (!instant.empty()) {
+    std::vector<uint32_t> v = take_vector();
+    v.assign(instant.begin(), instant.end());
+    for (uint32_t s : v) warm_[s].finish = at;  // nothing to carry: done when the latency is over
+    arm_group(new_group(std::move(v)));
+  }
   solve_components(seeds, {});
   schedule_wakeup();
 }
@@ -306,7 +333,7 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
   // Closure: every link and activity reachable from the seeds through shared links. The same scan takes the
   // capacity left on each link by the activities that keep their rates.
   std::vector<LinkId>& links = links_scratch_;
-  std::vector<uint32_t> comp;
+  std::vector<uint32_t> comp = take_vector();
   links.clear();
   for (LinkId l : seeds)
     if (link_mark_[size_t(l)] != epoch_) link_mark_[size_t(l)] = epoch_, links.push_back(l);
@@ -323,8 +350,8 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
       members[keep++] = m;
       if (a.mark != epoch_) {
         a.mark = epoch_;
-        // Single-weight flows below the level keep their rates (coflows, with per-link weights, are always re-solved).
-        a.fixed = a.rate > 0 && a.rate < keep_below && a.uniform;
+        // Inline single-weight flows below the level keep their rates (coflows and long routes are always re-solved).
+        a.fixed = a.rate > 0 && a.rate < keep_below && a.n != kOutOfLine;
         a.frozen = a.fixed;
         if (!a.fixed) {
           comp.push_back(m.slot);
@@ -340,7 +367,10 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
     wsum_[size_t(li)] = 0;
     unfrozen_[size_t(li)] = 0;
   }
-  if (comp.empty()) return;
+  if (comp.empty()) {
+    give_vector(std::move(comp));
+    return;
+  }
   ++solves_;
   solved_activities_ += comp.size();
   for (uint32_t s : comp) {
@@ -401,16 +431,42 @@ void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
   const uint32_t g = reuse_or_append(groups_, free_groups_);
+  for (uint32_t s : slots) leave_group(s);
   Group& grp = groups_[g];
   grp.gen++;
+  give_vector(std::move(grp.slots));
   grp.slots = std::move(slots);
+  grp.owned = uint32_t(grp.slots.size());
   for (uint32_t s : grp.slots) warm_[s].group = g, warm_[s].group_gen = grp.gen;
   return g;
+}
+
+void Network::free_group(uint32_t g) {
+  Group& grp = groups_[g];
+  grp.gen++;
+  grp.owned = 0;
+  give_vector(std::move(grp.slots));
+  grp.slots = {};
+  free_groups_.push_back(g);
+}
+
+void Network::leave_group(uint32_t s) {
+  Warm& a = warm_[s];
+  if (a.group == UINT32_MAX) return;
+  Group& old = groups_[a.group];
+  const bool mine = old.gen == a.group_gen;
+  const uint32_t g = a.group;
+  a.group = UINT32_MAX;
+  if (mine && --old.owned == 0) free_group(g);
 }
 
 // Pushes the group's earliest finish among the activities it still owns, or frees the group when it owns none.
 void Network::arm_group(uint32_t g) {
   Group& grp = groups_[g];
+  if (grp.owned == 0) {
+    free_group(g);
+    return;
+  }
   TimeNs first = std::numeric_limits<TimeNs>::max();
   size_t keep = 0;
   for (uint32_t s : grp.slots) {
@@ -420,11 +476,6 @@ void Network::arm_group(uint32_t g) {
     first = std::min(first, a.finish);
   }
   grp.slots.resize(keep);
-  if (keep == 0) {
-    grp.gen++;
-    free_groups_.push_back(g);
-    return;
-  }
   completions_.push_back(Completion{first, next_order_++, g, grp.gen});
   std::push_heap(completions_.begin(), completions_.end(),
                  [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); });
@@ -451,8 +502,10 @@ void Network::wakeup(uint64_t token) {
   wake_at_ = -1;
   const TimeNs now = q_.now(), horizon = now + opt_.time_quantum_ns;
   auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
-  std::vector<std::pair<uint32_t, TimeNs>> finished;
-  std::vector<uint32_t> rearm;
+  std::vector<std::pair<uint32_t, TimeNs>>& finished = finished_scratch_;
+  std::vector<std::pair<uint32_t, uint32_t>>& rearm = rearm_scratch_;
+  finished.clear();
+  rearm.clear();
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
@@ -460,43 +513,58 @@ void Network::wakeup(uint64_t token) {
     Group& grp = groups_[c.group];
     if (grp.gen != c.gen) continue;
     for (uint32_t s : grp.slots) {
-      const Warm& a = warm_[s];
+      Warm& a = warm_[s];
       Hot& h = hot_[s];
       if (!h.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
       h.live = false;
       --active_;
+      --grp.owned;  // the group stays allocated until it is re-armed below
+      a.group = UINT32_MAX;
       finished.emplace_back(s, a.finish);
     }
-    rearm.push_back(c.group);
+    rearm.emplace_back(c.group, c.gen);
   }
   // Leavers in order of rate: each starts a solve from its links that no earlier solve covered, keeping what runs
   // below its own rate. A later solve cannot reach an earlier closure (it would have to pass through an activity
   // at or above the later, higher level, which the earlier closure took in with all its links), so every
   // component is solved once, at the lowest leaving rate among the leavers on it. Groups untouched by the re-solve
   // keep their other activities' predictions.
-  std::vector<uint32_t> order(finished.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = uint32_t(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t x, uint32_t y) { return hot_[finished[x].first].rate < hot_[finished[y].first].rate; });
-  std::vector<LinkId> seeds;
-  std::vector<double> keep;
-  for (uint32_t i : order) {
-    const uint32_t s = finished[i].first;
-    for_uses(s, [&](LinkId l, double) { seeds.push_back(l), keep.push_back(hot_[s].rate); });
+  // Each leaver's links are seeds once, keeping below the lowest leaving rate on the link, in order of that rate
+  // (ties in the order the links were first seen).
+  std::vector<LinkId>& seeds = seeds_scratch_;
+  std::vector<double>& keep = keep_scratch_;
+  seeds.clear();
+  ++dirty_stamp_;
+  for (const auto& [s, t] : finished) {
+    const double rate = hot_[s].rate;
+    for_uses(s, [&](LinkId l, double) {
+      const size_t k = size_t(l);
+      if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, seeds.push_back(l), seed_keep_[k] = rate;
+      else seed_keep_[k] = std::min(seed_keep_[k], rate);
+    });
   }
+  std::stable_sort(seeds.begin(), seeds.end(),
+                   [&](LinkId a, LinkId b) { return seed_keep_[size_t(a)] < seed_keep_[size_t(b)]; });
+  keep.clear();
+  for (LinkId l : seeds) keep.push_back(seed_keep_[size_t(l)]);
   solve_components(seeds, keep);
-  for (uint32_t g : rearm) arm_group(g);
+  for (auto [g, gen] : rearm)
+    if (groups_[g].gen == gen) arm_group(g);
   schedule_wakeup();
   for (auto& [slot, t] : finished) {
+    Hot& h = hot_[slot];
+    if (h.join != kNoJoin) {  // a member of a start_flows set: no callback of its own
+      const uint32_t join = h.join;
+      h.join = kNoJoin;
+      free_slot(slot);
+      finish_join_member(join, t);
+      continue;
+    }
     Activity& a = acts_[slot];
     const FlowDone d{a.id, a.start, t};
     DoneFn done = std::move(a.done);
     a.done = nullptr;
-    const uint32_t join = a.join;
-    a.join = kNoJoin;
-    free_.push_back(slot);
-    free_sorted_ = false;
-    if (join != kNoJoin) finish_join_member(join, t);
+    free_slot(slot);
     if (!done) continue;
     if (t <= now) done(d);
     else q_.at(t, [done = std::move(done), d] { done(d); });

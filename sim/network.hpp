@@ -59,9 +59,9 @@ class Network {
     LinkId link;
     double weight;
   };
-  // The solver's per-activity state, 64 bytes: the member scans of a solve touch only this. Routes of up to kInline
-  // links (every flow of the fabrics modelled here) are stored inline with their common weight; longer routes and
-  // coflows (per-link weights) keep their uses in the activity.
+  // The solver's per-activity state, 64 bytes: the member scans of a solve and a retirement touch only this. Routes
+  // of up to kInline links with one weight (every flow of the fabrics modelled here) are stored inline; longer routes
+  // and coflows (per-link weights) keep their uses in the activity and are always re-solved.
   static constexpr int kInline = 8;
   static constexpr uint8_t kOutOfLine = 0xFF;
   struct Hot {
@@ -69,11 +69,11 @@ class Network {
     uint32_t mark = 0;         // solve epoch
     double rate = 0;           // bytes per ns
     double w0 = 0;             // weight of the first use
+    uint32_t join = 0;         // the start_flows set it belongs to, or kNoJoin
     bool live = false;
     bool frozen = false;
     bool fixed = false;        // keeps its rate in the current solve
-    bool uniform = false;      // at most Route::kMaxHops uses, all of weight w0: may keep its rate in a re-solve
-    uint8_t n = 0;             // inline links, or kOutOfLine
+    uint8_t n = 0;             // inline links (all of weight w0: may keep its rate in a re-solve), or kOutOfLine
     LinkId link[kInline];
   };
   static_assert(sizeof(Hot) == 64, "one cache line per activity in the solver's scans");
@@ -89,7 +89,6 @@ class Network {
     TimeNs start = 0;
     std::vector<Use> uses;     // only when Hot::n == kOutOfLine
     DoneFn done;
-    uint32_t join = 0;         // the start_flows set it belongs to, or kNoJoin
   };
   static constexpr uint32_t kNoJoin = UINT32_MAX;
   // A set started by start_flows: `done` runs once, at the last finish.
@@ -117,6 +116,7 @@ class Network {
   // not one per activity; a wakeup scans the group (as the solve did), retires what is due and re-arms the rest.
   struct Group {
     uint32_t gen = 0;
+    uint32_t owned = 0;  // live activities whose warm group is this one: at 0 the group is freed unscanned
     std::vector<uint32_t> slots;
   };
   struct Completion {
@@ -126,6 +126,8 @@ class Network {
   };
   void arm_group(uint32_t g);
   uint32_t new_group(std::vector<uint32_t> slots);
+  void free_group(uint32_t g);
+  void leave_group(uint32_t slot);  // the activity no longer belongs to its group (re-solved or retired)
 
   uint32_t new_slot();
   void schedule_activation(uint32_t slot, TimeNs at);
@@ -156,10 +158,14 @@ class Network {
   std::vector<Hot> hot_;
   std::vector<Warm> warm_;
   std::vector<LinkId> links_scratch_;
-  std::vector<uint32_t> free_;
+  // Free slots as a bitmap, reused lowest first, so a set's activities lie together in the slot tables (retirement
+  // frees them in finish order; reusing the most recently freed scattered a later round's activities and its solves
+  // missed the cache: +30 % per round). free_lo_: no free slot lies in a word below it.
+  std::vector<uint64_t> free_bits_;
+  size_t free_count_ = 0, free_lo_ = 0;
+  void free_slot(uint32_t s);
   std::vector<Join> joins_;
   std::vector<uint32_t> free_joins_;
-  bool free_sorted_ = true;  // free_ in decreasing order (pop_back gives the lowest slot)
   std::vector<std::vector<Member>> link_members_;
   std::vector<double> link_bytes_;
   // Scratch of the solver, per link.
@@ -175,6 +181,16 @@ class Network {
   // there need no solve of their own.
   std::vector<uint64_t> cover_mark_;
   uint64_t cover_stamp_ = 0;
+  // An event's seeds: each link once, with the lowest keep_below of the leavers on it (seed_keep_, per link).
+  std::vector<LinkId> seeds_scratch_;
+  std::vector<double> seed_keep_, keep_scratch_;
+  // Event scratch, kept between events so a round allocates nothing once warm.
+  std::vector<std::pair<uint32_t, TimeNs>> finished_scratch_;
+  std::vector<std::pair<uint32_t, uint32_t>> rearm_scratch_;  // (group, gen)
+  std::vector<uint32_t> instant_scratch_;
+  std::vector<std::vector<uint32_t>> spare_vectors_;  // emptied slot lists of freed groups and activation batches
+  std::vector<uint32_t> take_vector();
+  void give_vector(std::vector<uint32_t>&& v);
   uint32_t epoch_ = 0;
   std::vector<Completion> completions_;  // min-heap on (t, order)
   std::vector<Group> groups_;

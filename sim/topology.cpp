@@ -52,7 +52,7 @@ int Topology::gpu_of_nic(int nic) const {
   return gpu_at(node, local);
 }
 
-Topology::Endpoint Topology::endpoint_of_nic(int nic) const {
+Topology::Endpoint Topology::compute_endpoint_of_nic(int nic) const {
   const int node = nic / spec_.node.nics, k = nic % spec_.node.nics;
   switch (spec_.fabric.kind) {
     case FabricKind::multi_plane_fat_tree: {
@@ -109,6 +109,10 @@ void Topology::build() {
         "switches holds at most {} NICs per tree",
         c.name, leaves_, ports, ports, ports * down_));
   hash_routing_ = f.routing == "ecmp-hash";
+  nic_ends_.resize(size_t(nics));
+  for (int n = 0; n < nics; ++n) nic_ends_[size_t(n)] = compute_endpoint_of_nic(n);
+  places_.resize(size_t(G));
+  for (int g = 0; g < G; ++g) places_[size_t(g)] = Place{node_of(g), local_index(g), nic_of_gpu(g)};
 
   const double nvlink = c.gpu.nvlink_achievable_gbps > 0 ? c.gpu.nvlink_achievable_gbps : c.gpu.nvlink_gbps;
   const double pcie = c.node.pcie_gbps;
@@ -230,13 +234,14 @@ Route Topology::route(int src, int dst, PathKind kind, uint64_t hash) const {
   Route r;
   if (src == dst) return r;
   bool ok = true;
-  if (node_of(src) == node_of(dst)) {
+  const Place ps = places_[size_t(src)], pd = places_[size_t(dst)];
+  if (ps.node == pd.node) {
     push(r, nvlink_up(src));
     push(r, nvlink_down(dst));
   } else {
-    const int nic_s = nic_of_gpu(src), nic_d = nic_of_gpu(dst);
+    const int nic_s = ps.nic, nic_d = pd.nic;
     const bool same_tree = endpoint_of_nic(nic_s).tree == endpoint_of_nic(nic_d).tree;
-    if (same_tree && (kind == PathKind::direct || local_index(src) == local_index(dst))) {
+    if (same_tree && (kind == PathKind::direct || ps.local == pd.local)) {
       push(r, pcie_up(src));
       push(r, nic_up(nic_s));
       ok = fabric_hops(nic_s, nic_d, hash, r);
@@ -245,8 +250,8 @@ Route Topology::route(int src, int dst, PathKind kind, uint64_t hash) const {
     } else if (kind == PathKind::pxn || !same_tree) {
       if (kind == PathKind::pxn) {
         // NCCL PXN: NVLink to the source-node GPU behind the NIC of the destination's rail/plane, then the fabric.
-        const int relay = gpu_at(node_of(src), local_index(gpu_of_nic(nic_d)));
-        const int nic_r = nic_of_gpu(relay);
+        const int relay = gpu_at(ps.node, local_index(gpu_of_nic(nic_d)));
+        const int nic_r = places_[size_t(relay)].nic;
         if (relay != src) {
           push(r, nvlink_up(src));
           push(r, nvlink_down(relay));
@@ -259,8 +264,8 @@ Route Topology::route(int src, int dst, PathKind kind, uint64_t hash) const {
       } else {
         // Direct across planes (DeepEP): the source's plane to the destination node's GPU of the same index, then
         // NVLink to the destination.
-        const int relay = gpu_at(node_of(dst), local_index(src));
-        const int nic_r = nic_of_gpu(relay);
+        const int relay = gpu_at(pd.node, ps.local);
+        const int nic_r = places_[size_t(relay)].nic;
         push(r, pcie_up(src));
         push(r, nic_up(nic_s));
         ok = fabric_hops(nic_s, nic_r, hash, r);

@@ -89,7 +89,12 @@ class Topology {
   };
   struct Graph;  // Boost.Graph adjacency list, kept out of this header (compile time)
 
-  Endpoint endpoint_of_nic(int nic) const;
+  Endpoint endpoint_of_nic(int nic) const { return nic_ends_[size_t(nic)]; }
+  Endpoint compute_endpoint_of_nic(int nic) const;
+  // Per GPU: its node, index in the node and NIC, precomputed so a route takes no integer divisions.
+  struct Place {
+    int node, local, nic;
+  };
   LinkId leaf_up(int tree, int leaf, int spine) const { return LinkId(leaf_up_base_ + (tree * leaves_ + leaf) * spines_ + spine); }
   LinkId spine_down(int tree, int spine, int leaf) const {
     return LinkId(spine_down_base_ + (tree * spines_ + spine) * leaves_ + leaf);
@@ -103,6 +108,8 @@ class Topology {
   std::vector<LinkInfo> links_;
   std::vector<int> link_from_, link_to_;   // graph vertices at each end
   std::vector<std::string> vertex_names_;
+  std::vector<Endpoint> nic_ends_;
+  std::vector<Place> places_;
   std::vector<uint8_t> failed_;
   int failures_ = 0;
   int trees_ = 0, leaves_ = 0, spines_ = 0, down_ = 0;
