@@ -223,12 +223,15 @@ CheckGroup validate_network() {
       "KNOWN GAP (not tuned away)");
   const char* nvl_gap =
       "30 %, the sim test's regression guard for this EP size, whose rows miss the 10 % target: NVLink-bound in the "
-      "model, which lets forwarding run at the full "
-      "achievable NVLink rate; DeepEP's 20-SM kernels evidently do not reach it";
+      "model, which forwards at the full achievable 160 GB/s (a link-level figure); DeepEP's SM-driven copies do not "
+      "reach it: EP8's 153 GB/s counts the 1/8 a GPU keeps, so ≈134 GB/s crossed NVLink, and at EP16 DeepEP's "
+      "maintainers name NVLink the bottleneck at ≈140 GB/s as counted (DeepEP issue #285); no published link-level "
+      "figure gives that rate";
   const char* ib_gap =
-      "30 %, the sim test's regression guard for EP64, whose dispatch misses the 10 % target: IB-bound at the "
-      "small-message effective NIC rate; DeepEP's "
-      "large-message rows imply a higher one";
+      "30 %, the sim test's regression guard for EP64, whose dispatch misses the 10 % target: IB-bound at 40 GB/s "
+      "per NIC, [ISCA]'s small-message planning figure; DeepEP's rows imply ≈44 GB/s crossed each NIC at EP32 and "
+      "EP64 (58 × 3/4, 51 × 7/8: the rows count the own-node copy), between 40 and the 49 GB/s link-level "
+      "measurement (NVIDIA's MLPerf DGX-H100 system notes); 49 would give EP32 +12 %, 40 gives EP64 −11.5 %";
   for (const DeepEpRow& row :
        {DeepEpRow{8, 153, 158, 0.30, nvl_gap}, DeepEpRow{16, 43, 43, 0.30, nvl_gap},
         DeepEpRow{32, 58, 57, 0.10, "10 %: the target for this reproduction"}, DeepEpRow{64, 51, 50, 0.30, ib_gap}}) {
