@@ -35,18 +35,14 @@ TimeNs duration_ns(double bytes, double rate) {
 Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options)
     : topo_(topo), q_(queue), opt_(options) {
   const size_t L = topo.links();
-  link_members_.resize(L);
   link_bytes_.assign(L, 0.0);
-  rem_.assign(L, 0.0);
-  wsum_.assign(L, 0.0);
-  unfrozen_.assign(L, 0);
-  link_mark_.assign(L, 0);
-  heap_key_.assign(L, 0.0);
-  heap_pos_.assign(L, -1);
-  dirty_mark_.assign(L, 0);
-  cover_mark_.assign(L, 0);
+  link_comp_.assign(L, kNoComp);
   load_.assign(L, 0.0);
-  seed_keep_.assign(L, 0.0);
+  fixed_.assign(L, 0.0);
+  link_mark_.assign(L, 0);
+  fixed_mark_.assign(L, 0);
+  link_local_.assign(L, -1);
+  dirty_mark_.assign(L, 0);
 }
 
 uint32_t Network::new_slot() {
@@ -113,6 +109,7 @@ uint32_t Network::start_flow_slot(const FlowRequest& req) {
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
+  h.in_comp = false;
   Warm& wm = warm_[s];
   h.rate = 0;
   wm.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
@@ -169,6 +166,7 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
+  h.in_comp = false;
   warm_[s].remaining = bottleneck_bytes;
   h.rate = 0;
   warm_[s].group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
@@ -227,11 +225,8 @@ void Network::activate_batch(TimeNs at) {
   auto it = std::find_if(pending_.begin(), pending_.end(), [at](auto& p) { return p.first == at; });
   std::vector<uint32_t> slots = std::move(it->second);
   pending_.erase(it);
-  std::vector<LinkId>& seeds = seeds_scratch_;
   std::vector<uint32_t>& instant = instant_scratch_;
-  seeds.clear();
   instant.clear();
-  ++dirty_stamp_;  // marks each seed link once
   for (uint32_t s : slots) {
     Hot& h = hot_[s];
     warm_[s].last = at;
@@ -240,11 +235,16 @@ void Network::activate_batch(TimeNs at) {
       instant.push_back(s);
       continue;
     }
-    for_uses(s, [&](LinkId l, double) {
-      const size_t k = size_t(l);
-      link_members_[k].push_back(Member{s, h.gen});
-      if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, seeds.push_back(l);
-    });
+    join_comp(s);
+  }
+  // The components the batch joined, each once, in the order their activities came (after every merge).
+  std::vector<uint32_t>& touched = comps_scratch_;
+  touched.clear();
+  ++comp_stamp_;
+  for (uint32_t s : slots) {
+    if (!hot_[s].in_comp) continue;
+    const uint32_t c = link_comp_[size_t(first_link(s))];
+    if (comps_[c].stamp != comp_stamp_) comps_[c].stamp = comp_stamp_, touched.push_back(c);
   }
   give_vector(std::move(slots));
   if (!instant.empty()) {
@@ -253,180 +253,269 @@ void Network::activate_batch(TimeNs at) {
     for (uint32_t s : v) warm_[s].finish = at;  // nothing to carry: done when the latency is over
     arm_group(new_group(std::move(v)));
   }
-  solve_components(seeds, {});
+  for (uint32_t c : touched) solve(c, 0.0);
   schedule_wakeup();
 }
 
-void Network::solve_components(std::span<const LinkId> seeds, std::span<const double> keep_below) {
-  ++cover_stamp_;
-  for (size_t i = 0; i < seeds.size(); ++i)
-    if (cover_mark_[size_t(seeds[i])] != cover_stamp_)
-      solve_from(seeds.subspan(i, 1), keep_below.empty() ? 0.0 : keep_below[i]);
+uint32_t Network::new_comp() {
+  if (!free_comps_.empty()) {
+    const uint32_t c = free_comps_.back();
+    free_comps_.pop_back();
+    return c;
+  }
+  comps_.emplace_back();
+  return uint32_t(comps_.size() - 1);
 }
 
-// Indexed binary min-heap of links on (heap_key_, link id).
-bool Network::heap_less(LinkId a, LinkId b) const {
-  const double x = heap_key_[size_t(a)], y = heap_key_[size_t(b)];
-  return x != y ? x < y : a < b;
+uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
+  if (a == b) return a;
+  if (comps_[a].links.size() + comps_[a].acts.size() < comps_[b].links.size() + comps_[b].acts.size()) std::swap(a, b);
+  Comp& to = comps_[a];
+  Comp& from = comps_[b];
+  for (LinkId l : from.links) link_comp_[size_t(l)] = a;
+  to.links.insert(to.links.end(), from.links.begin(), from.links.end());
+  to.acts.insert(to.acts.end(), from.acts.begin(), from.acts.end());
+  to.live += from.live;
+  to.departed += from.departed;
+  from.links.clear();
+  from.acts.clear();
+  from.live = from.departed = 0;
+  from.stamp = 0;
+  free_comps_.push_back(b);
+  return a;
 }
-void Network::heap_place(size_t i, LinkId l) {
-  heap_[i] = l;
-  heap_pos_[size_t(l)] = int32_t(i);
+
+uint32_t Network::join_comp(uint32_t s) {
+  uint32_t c = kNoComp;
+  for_uses(s, [&](LinkId l, double) {
+    const uint32_t x = link_comp_[size_t(l)];
+    if (x != kNoComp && x != c) c = c == kNoComp ? x : merge_comps(c, x);
+  });
+  if (c == kNoComp) c = new_comp();
+  Comp& comp = comps_[c];
+  for_uses(s, [&](LinkId l, double) {
+    if (link_comp_[size_t(l)] == kNoComp) link_comp_[size_t(l)] = c, comp.links.push_back(l);
+  });
+  comp.acts.push_back(Member{s, hot_[s].gen});
+  ++comp.live;
+  hot_[s].in_comp = true;
+  return c;
 }
-void Network::heap_sift_up(size_t i) {
-  const LinkId l = heap_[i];
+
+void Network::dissolve_comp(uint32_t c) {
+  Comp& comp = comps_[c];
+  for (LinkId l : comp.links) link_comp_[size_t(l)] = kNoComp;
+  comp.links.clear();
+  comp.acts.clear();
+  comp.live = comp.departed = 0;
+  comp.stamp = 0;
+  free_comps_.push_back(c);
+}
+
+void Network::rebuild_comp(uint32_t c, std::vector<uint32_t>& out) {
+  std::vector<Member>& members = members_scratch_;
+  members.swap(comps_[c].acts);
+  dissolve_comp(c);
+  const uint64_t stamp = ++comp_stamp_;
+  out.clear();
+  for (const Member& m : members) {
+    const Hot& h = hot_[m.slot];
+    if (h.gen != m.gen || !h.live || !h.in_comp) continue;
+    join_comp(m.slot);
+  }
+  for (const Member& m : members) {
+    const Hot& h = hot_[m.slot];
+    if (h.gen != m.gen || !h.live || !h.in_comp) continue;
+    const uint32_t x = link_comp_[size_t(first_link(m.slot))];
+    if (comps_[x].stamp != stamp) comps_[x].stamp = stamp, out.push_back(x);
+  }
+  members.clear();
+}
+
+// Indexed binary min-heap of a solve's local links on (l_key_, global link id).
+bool Network::lheap_less(int32_t a, int32_t b) const {
+  const double x = l_key_[size_t(a)], y = l_key_[size_t(b)];
+  return x != y ? x < y : l_id_[size_t(a)] < l_id_[size_t(b)];
+}
+void Network::lheap_place(size_t i, int32_t l) {
+  l_heap_[i] = l;
+  l_pos_[size_t(l)] = int32_t(i);
+}
+void Network::lheap_sift_up(size_t i) {
+  const int32_t l = l_heap_[i];
   while (i > 0) {
     const size_t p = (i - 1) / 2;
-    if (!heap_less(l, heap_[p])) break;
-    heap_place(i, heap_[p]);
+    if (!lheap_less(l, l_heap_[p])) break;
+    lheap_place(i, l_heap_[p]);
     i = p;
   }
-  heap_place(i, l);
+  lheap_place(i, l);
 }
-void Network::heap_sift_down(size_t i) {
-  const LinkId l = heap_[i];
-  const size_t n = heap_.size();
+void Network::lheap_sift_down(size_t i) {
+  const int32_t l = l_heap_[i];
+  const size_t n = l_heap_.size();
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n) break;
-    if (c + 1 < n && heap_less(heap_[c + 1], heap_[c])) ++c;
-    if (!heap_less(heap_[c], l)) break;
-    heap_place(i, heap_[c]);
+    if (c + 1 < n && lheap_less(l_heap_[c + 1], l_heap_[c])) ++c;
+    if (!lheap_less(l_heap_[c], l)) break;
+    lheap_place(i, l_heap_[c]);
     i = c;
   }
-  heap_place(i, l);
+  lheap_place(i, l);
 }
-void Network::heap_update(LinkId l) {
-  const int32_t p = heap_pos_[size_t(l)];
+void Network::lheap_update(int32_t l) {
+  const int32_t p = l_pos_[size_t(l)];
   if (p < 0) {
-    heap_.push_back(l);
-    heap_sift_up(heap_.size() - 1);
+    l_heap_.push_back(l);
+    lheap_sift_up(l_heap_.size() - 1);
     return;
   }
-  heap_sift_up(size_t(p));
-  heap_sift_down(size_t(heap_pos_[size_t(l)]));
+  lheap_sift_up(size_t(p));
+  lheap_sift_down(size_t(l_pos_[size_t(l)]));
 }
-void Network::heap_remove(LinkId l) {
-  const size_t i = size_t(heap_pos_[size_t(l)]);
-  heap_pos_[size_t(l)] = -1;
-  const LinkId last = heap_.back();
-  heap_.pop_back();
-  if (i == heap_.size()) return;
-  heap_place(i, last);
-  heap_sift_up(i);
-  heap_sift_down(size_t(heap_pos_[size_t(last)]));
-}
-LinkId Network::heap_pop() {
-  const LinkId top = heap_[0];
-  heap_remove(top);
-  return top;
+void Network::lheap_remove(int32_t l) {
+  const size_t i = size_t(l_pos_[size_t(l)]);
+  l_pos_[size_t(l)] = -1;
+  const int32_t last = l_heap_.back();
+  l_heap_.pop_back();
+  if (i == l_heap_.size()) return;
+  lheap_place(i, last);
+  lheap_sift_up(i);
+  lheap_sift_down(size_t(l_pos_[size_t(last)]));
 }
 
-void Network::solve_from(std::span<const LinkId> seeds, double keep_below) {
+void Network::solve(uint32_t c, double keep_below) {
   const TimeNs now = q_.now();
   ++epoch_;
   if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias
     std::fill(link_mark_.begin(), link_mark_.end(), 0);
-    for (Hot& h : hot_) h.mark = 0;
+    std::fill(fixed_mark_.begin(), fixed_mark_.end(), 0);
     epoch_ = 1;
   }
-  // Closure: every link and activity reachable from the seeds through shared links. The same scan takes the
-  // capacity left on each link by the activities that keep their rates.
-  std::vector<LinkId>& links = links_scratch_;
-  std::vector<uint32_t> comp = take_vector();
-  links.clear();
-  for (LinkId l : seeds)
-    if (link_mark_[size_t(l)] != epoch_) link_mark_[size_t(l)] = epoch_, links.push_back(l);
   Hot* const hot = hot_.data();
-  for (size_t i = 0; i < links.size(); ++i) {
-    const LinkId li = links[i];
-    cover_mark_[size_t(li)] = cover_stamp_;
-    auto& members = link_members_[size_t(li)];
-    double cap = topo_.link(li).bytes_per_ns;
-    size_t keep = 0;
-    for (const Member& m : members) {
-      Hot& a = hot[m.slot];
-      if (a.gen != m.gen || !a.live) continue;  // finished: drop the stale membership
-      members[keep++] = m;
-      if (a.mark != epoch_) {
-        a.mark = epoch_;
-        // Inline single-weight flows below the level keep their rates (coflows and long routes are always re-solved).
-        a.fixed = a.rate > 0 && a.rate < keep_below && a.n != kOutOfLine;
-        a.frozen = a.fixed;
-        if (!a.fixed) {
-          comp.push_back(m.slot);
-          for_uses(m.slot, [&](LinkId l, double) {
-            if (link_mark_[size_t(l)] != epoch_) link_mark_[size_t(l)] = epoch_, links.push_back(l);
-          });
-        }
+  // The component's live activities: those below the level keep their rates and only take capacity; the others are
+  // re-solved. Stale entries (left, or slot reused) are dropped.
+  Comp& comp = comps_[c];
+  std::vector<uint32_t>& act = a_slot_;
+  act.clear();
+  size_t kept = 0;
+  for (const Member& m : comp.acts) {
+    const Hot& a = hot[m.slot];
+    if (a.gen != m.gen || !a.live || !a.in_comp) continue;
+    comp.acts[kept++] = m;
+    if (a.rate > 0 && a.rate < keep_below && a.n != kOutOfLine) {
+      for (int i = 0; i < a.n; ++i) {
+        const size_t k = size_t(a.link[i]);
+        if (fixed_mark_[k] != epoch_) fixed_mark_[k] = epoch_, fixed_[k] = 0;
+        fixed_[k] += a.w0 * a.rate;
       }
-      if (a.fixed) cap -= a.w0 * a.rate;
+    } else {
+      act.push_back(m.slot);
     }
-    members.resize(keep);
-    rem_[size_t(li)] = std::max(0.0, cap);
-    wsum_[size_t(li)] = 0;
-    unfrozen_[size_t(li)] = 0;
   }
-  if (comp.empty()) {
-    give_vector(std::move(comp));
-    return;
-  }
+  comp.acts.resize(kept);
+  if (act.empty()) return;
   ++solves_;
-  solved_activities_ += comp.size();
-  for (uint32_t s : comp) {
-    Warm& a = warm_[s];
-    Hot& h = hot[s];
-    a.remaining -= h.rate * double(now - a.last);
-    a.last = now;
-    h.frozen = false;
-    for_uses(s, [&](LinkId l, double w) { wsum_[size_t(l)] += w, unfrozen_[size_t(l)]++; });
+  solved_activities_ += act.size();
+  // The local problem: links numbered in order of first use, each activity's uses as (local link, weight).
+  const size_t n = act.size();
+  l_id_.clear(), l_rem_.clear(), l_wsum_.clear(), l_unf_.clear();
+  a_off_.resize(n + 1);
+  a_link_.clear(), a_w_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t s = act[i];
+    Warm& w = warm_[s];
+    w.remaining -= hot[s].rate * double(now - w.last);
+    w.last = now;
+    a_off_[i] = uint32_t(a_link_.size());
+    for_uses(s, [&](LinkId l, double weight) {
+      const size_t k = size_t(l);
+      if (link_mark_[k] != epoch_) {
+        link_mark_[k] = epoch_;
+        link_local_[k] = int32_t(l_id_.size());
+        l_id_.push_back(l);
+        const double used = fixed_mark_[k] == epoch_ ? fixed_[k] : 0.0;
+        l_rem_.push_back(std::max(0.0, topo_.link(l).bytes_per_ns - used));
+        l_wsum_.push_back(0.0);
+        l_unf_.push_back(0);
+      }
+      const int32_t li = link_local_[k];
+      a_link_.push_back(li);
+      a_w_.push_back(weight);
+      l_wsum_[size_t(li)] += weight;
+      ++l_unf_[size_t(li)];
+    });
   }
+  a_off_[n] = uint32_t(a_link_.size());
+  const size_t m = l_id_.size();
+  // Each local link's activities (CSR), in activity order.
+  l_moff_.assign(m + 1, 0);
+  for (size_t j = 0; j < m; ++j) l_moff_[j + 1] = l_moff_[j] + uint32_t(l_unf_[j]);
+  l_fill_.assign(l_moff_.begin(), l_moff_.end() - 1);
+  l_mem_.resize(a_link_.size());
+  for (size_t i = 0; i < n; ++i)
+    for (uint32_t q = a_off_[i]; q < a_off_[i + 1]; ++q) l_mem_[l_fill_[size_t(a_link_[q])]++] = uint32_t(i);
   // Progressive filling: the link with the smallest fair share saturates first; its activities freeze at that share.
   // Links whose share equals the minimum are taken together (a link at the minimum stays there as others freeze).
-  // The share queue is an indexed heap on (share, link id), one entry per link with unfrozen activities, updated in
-  // place: ties between equal shares break by link id, so results are deterministic.
-  for (LinkId l : links)
-    if (unfrozen_[size_t(l)] > 0) heap_key_[size_t(l)] = rem_[size_t(l)] / wsum_[size_t(l)], heap_update(l);
-  std::vector<LinkId>& batch = batch_scratch_;
-  std::vector<LinkId>& dirty = dirty_scratch_;
-  while (!heap_.empty()) {
-    const LinkId top = heap_pop();
-    const double share = std::max(0.0, heap_key_[size_t(top)]);
+  // Ties between equal shares break by link id, so results are deterministic.
+  a_frozen_.assign(n, 0);
+  a_rate_.assign(n, 0.0);
+  l_key_.resize(m);
+  l_pos_.assign(m, -1);
+  l_dirty_.assign(m, 0);
+  l_heap_.clear();
+  for (size_t j = 0; j < m; ++j) l_key_[j] = l_rem_[j] / l_wsum_[j], lheap_update(int32_t(j));
+  std::vector<int32_t>& batch = l_batch_;
+  std::vector<int32_t>& dirtied = l_dirtied_;
+  while (!l_heap_.empty()) {
+    const int32_t top = l_heap_[0];
+    lheap_remove(top);
+    const double share = std::max(0.0, l_key_[size_t(top)]);
     batch.assign(1, top);
     const double tie = share * (1 + 1e-12);
-    while (!heap_.empty() && heap_key_[size_t(heap_[0])] <= tie) batch.push_back(heap_pop());
-    dirty.clear();
-    ++dirty_stamp_;
-    for (LinkId l : batch) {
-      for (const Member& m : link_members_[size_t(l)]) {
-        Hot& a = hot[m.slot];
-        if (a.gen != m.gen || !a.live || a.mark != epoch_ || a.frozen) continue;
-        a.frozen = true;
-        a.rate = share;
-        for_uses(m.slot, [&](LinkId ul, double w) {
-          const size_t k = size_t(ul);
-          rem_[k] -= w * share;
-          wsum_[k] -= w;
-          --unfrozen_[k];
-          if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, dirty.push_back(ul);
-        });
+    while (!l_heap_.empty() && l_key_[size_t(l_heap_[0])] <= tie) {
+      const int32_t l = l_heap_[0];
+      lheap_remove(l);
+      batch.push_back(l);
+    }
+    dirtied.clear();
+    for (int32_t l : batch) {
+      for (uint32_t q = l_moff_[size_t(l)]; q < l_moff_[size_t(l) + 1]; ++q) {
+        const uint32_t i = l_mem_[q];
+        if (a_frozen_[i]) continue;
+        a_frozen_[i] = 1;
+        a_rate_[i] = share;
+        for (uint32_t u = a_off_[i]; u < a_off_[i + 1]; ++u) {
+          const size_t k = size_t(a_link_[u]);
+          const double w = a_w_[u];
+          l_rem_[k] -= w * share;
+          l_wsum_[k] -= w;
+          --l_unf_[k];
+          if (!l_dirty_[k]) l_dirty_[k] = 1, dirtied.push_back(int32_t(k));
+        }
       }
     }
-    for (LinkId l : dirty) {
+    for (int32_t l : dirtied) {
       const size_t k = size_t(l);
-      if (unfrozen_[k] <= 0) {
-        if (heap_pos_[k] >= 0) heap_remove(l);
+      l_dirty_[k] = 0;
+      if (l_unf_[k] <= 0) {
+        if (l_pos_[k] >= 0) lheap_remove(l);
         continue;
       }
-      heap_key_[k] = std::max(0.0, rem_[k]) / wsum_[k];
-      heap_update(l);
+      l_key_[k] = std::max(0.0, l_rem_[k]) / l_wsum_[k];
+      lheap_update(l);
     }
   }
-  for (uint32_t s : comp) {
-    Warm& a = warm_[s];
-    a.finish = now + duration_ns(a.remaining, hot[s].rate);
+  std::vector<uint32_t> group = take_vector();
+  group.assign(act.begin(), act.end());
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t s = act[i];
+    hot[s].rate = a_rate_[i];
+    Warm& w = warm_[s];
+    w.finish = now + duration_ns(w.remaining, a_rate_[i]);
   }
-  arm_group(new_group(std::move(comp)));
+  arm_group(new_group(std::move(group)));
 }
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
@@ -524,30 +613,38 @@ void Network::wakeup(uint64_t token) {
     }
     rearm.emplace_back(c.group, c.gen);
   }
-  // Leavers in order of rate: each starts a solve from its links that no earlier solve covered, keeping what runs
-  // below its own rate. A later solve cannot reach an earlier closure (it would have to pass through an activity
-  // at or above the later, higher level, which the earlier closure took in with all its links), so every
-  // component is solved once, at the lowest leaving rate among the leavers on it. Groups untouched by the re-solve
-  // keep their other activities' predictions.
-  // Each leaver's links are seeds once, keeping below the lowest leaving rate on the link, in order of that rate
-  // (ties in the order the links were first seen).
-  std::vector<LinkId>& seeds = seeds_scratch_;
-  std::vector<double>& keep = keep_scratch_;
-  seeds.clear();
-  ++dirty_stamp_;
+  // Each component the leavers leave is re-solved once, keeping what runs below the lowest leaving rate on it, in
+  // order of that rate (ties in the order the components were first touched). A component is dropped when nothing
+  // remains in it and rebuilt from what remains once more have left it than remain. Groups untouched by the
+  // re-solves keep their other activities' predictions.
+  std::vector<uint32_t>& touched = comps_scratch_;
+  touched.clear();
+  const uint64_t stamp = ++comp_stamp_;
   for (const auto& [s, t] : finished) {
-    const double rate = hot_[s].rate;
-    for_uses(s, [&](LinkId l, double) {
-      const size_t k = size_t(l);
-      if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, seeds.push_back(l), seed_keep_[k] = rate;
-      else seed_keep_[k] = std::min(seed_keep_[k], rate);
-    });
+    Hot& h = hot_[s];
+    if (!h.in_comp) continue;
+    h.in_comp = false;
+    const uint32_t c = link_comp_[size_t(first_link(s))];
+    Comp& comp = comps_[c];
+    --comp.live;
+    ++comp.departed;
+    if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = h.rate, touched.push_back(c);
+    else comp.keep = std::min(comp.keep, h.rate);
   }
-  std::stable_sort(seeds.begin(), seeds.end(),
-                   [&](LinkId a, LinkId b) { return seed_keep_[size_t(a)] < seed_keep_[size_t(b)]; });
-  keep.clear();
-  for (LinkId l : seeds) keep.push_back(seed_keep_[size_t(l)]);
-  solve_components(seeds, keep);
+  std::stable_sort(touched.begin(), touched.end(),
+                   [&](uint32_t a, uint32_t b) { return comps_[a].keep < comps_[b].keep; });
+  for (uint32_t c : touched) {
+    const double keep = comps_[c].keep;
+    if (comps_[c].live == 0) {
+      dissolve_comp(c);
+    } else if (comps_[c].departed > comps_[c].live) {
+      std::vector<uint32_t>& parts = rebuilt_scratch_;
+      rebuild_comp(c, parts);
+      for (uint32_t p : parts) solve(p, keep);
+    } else {
+      solve(c, keep);
+    }
+  }
   for (auto [g, gen] : rearm)
     if (groups_[g].gen == gen) arm_group(g);
   schedule_wakeup();

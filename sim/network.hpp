@@ -59,20 +59,18 @@ class Network {
     LinkId link;
     double weight;
   };
-  // The solver's per-activity state, 64 bytes: the member scans of a solve and a retirement touch only this. Routes
-  // of up to kInline links with one weight (every flow of the fabrics modelled here) are stored inline; longer routes
-  // and coflows (per-link weights) keep their uses in the activity and are always re-solved.
+  // The solver's per-activity state, 64 bytes: a solve's scan of its component and a retirement touch only this.
+  // Routes of up to kInline links with one weight (every flow of the fabrics modelled here) are stored inline; longer
+  // routes and coflows (per-link weights) keep their uses in the activity and are always re-solved.
   static constexpr int kInline = 8;
   static constexpr uint8_t kOutOfLine = 0xFF;
   struct Hot {
-    uint32_t gen = 0;          // bumped when the slot is reused, so stale link memberships are recognised
-    uint32_t mark = 0;         // solve epoch
+    uint32_t gen = 0;          // bumped when the slot is reused, so stale component memberships are recognised
+    uint32_t join = 0;         // the start_flows set it belongs to, or kNoJoin
     double rate = 0;           // bytes per ns
     double w0 = 0;             // weight of the first use
-    uint32_t join = 0;         // the start_flows set it belongs to, or kNoJoin
     bool live = false;
-    bool frozen = false;
-    bool fixed = false;        // keeps its rate in the current solve
+    bool in_comp = false;      // sharing bandwidth (member of a component), not waiting out its latency
     uint8_t n = 0;             // inline links (all of weight w0: may keep its rate in a re-solve), or kOutOfLine
     LinkId link[kInline];
   };
@@ -109,9 +107,42 @@ class Network {
       for (const Use& u : acts_[s].uses) f(u.link, u.weight);
     }
   }
+  LinkId first_link(uint32_t s) const { return hot_[s].n != kOutOfLine ? hot_[s].link[0] : acts_[s].uses[0].link; }
   struct Member {
     uint32_t slot, gen;
   };
+
+  // Components: sets of links joined by the routes of the activities sharing bandwidth, each with the list of its
+  // activities, so a solve reads its activities from one list instead of discovering them link by link. Activities
+  // joining merge components (the smaller into the larger); leaving does not split them, so a component can hold
+  // parts no longer connected: re-solving those gives them the rates they had (max-min is unique), only costing
+  // time, and a component is rebuilt from its live activities once more have left it than remain.
+  struct Comp {
+    std::vector<Member> acts;   // joined since the component was built; stale entries are dropped by solves
+    std::vector<LinkId> links;  // the links labelled with this component
+    uint32_t live = 0;          // activities in it now
+    uint32_t departed = 0;      // activities that left since it was built
+    uint64_t stamp = 0;         // event scratch: touched by the current event, with the lowest leaving rate `keep`
+    double keep = 0;
+  };
+  static constexpr uint32_t kNoComp = UINT32_MAX;
+  uint32_t join_comp(uint32_t slot);  // the activity starts sharing: into the component of its links (merging them)
+  uint32_t merge_comps(uint32_t a, uint32_t b);
+  uint32_t new_comp();
+  void dissolve_comp(uint32_t c);
+  void rebuild_comp(uint32_t c, std::vector<uint32_t>& out);  // `out`: the components its live activities form
+  // Re-solves the component. Single-weight activities with rate < keep_below keep their rates: when activities
+  // leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs
+  // identically up to that level, since the leavers' links all saturate at or above it).
+  void solve(uint32_t c, double keep_below);
+  // The solve's indexed min-heap of local links on (fair share, link id).
+  bool lheap_less(int32_t a, int32_t b) const;
+  void lheap_place(size_t i, int32_t l);
+  void lheap_sift_up(size_t i);
+  void lheap_sift_down(size_t i);
+  void lheap_update(int32_t l);
+  void lheap_remove(int32_t l);
+
   // The activities one solve gave rates to, with one heap entry at their earliest finish: a solve pushes one entry,
   // not one per activity; a wakeup scans the group (as the solve did), retires what is due and re-arms the rest.
   struct Group {
@@ -130,26 +161,13 @@ class Network {
   void leave_group(uint32_t slot);  // the activity no longer belongs to its group (re-solved or retired)
 
   uint32_t new_slot();
+  void free_slot(uint32_t s);
   void schedule_activation(uint32_t slot, TimeNs at);
   void activate_batch(TimeNs at);
-  // Re-solves the activities connected to the seed links. Those with rate < keep_below keep their rates: when
-  // activities leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling
-  // runs identically up to that level, since the leavers' links all saturate at or above it). Marks the links of
-  // the closure covered (cover_stamp_).
-  void solve_from(std::span<const LinkId> seeds, double keep_below = 0);
-  // One solve per connected component the seeds touch, in seed order, skipping seeds an earlier solve covered.
-  // Small solves keep the working set in cache and give each component its own completion group. `keep_below`
-  // per seed (empty: 0, a full re-solve): see solve_from.
-  void solve_components(std::span<const LinkId> seeds, std::span<const double> keep_below);
   void schedule_wakeup();
-  bool heap_less(LinkId a, LinkId b) const;
-  void heap_place(size_t i, LinkId l);
-  void heap_sift_up(size_t i);
-  void heap_sift_down(size_t i);
-  void heap_update(LinkId l);
-  void heap_remove(LinkId l);
-  LinkId heap_pop();
   void wakeup(uint64_t token);
+  std::vector<uint32_t> take_vector();
+  void give_vector(std::vector<uint32_t>&& v);
 
   const Topology& topo_;
   EventQueue& q_;
@@ -157,41 +175,46 @@ class Network {
   std::vector<Activity> acts_;
   std::vector<Hot> hot_;
   std::vector<Warm> warm_;
-  std::vector<LinkId> links_scratch_;
   // Free slots as a bitmap, reused lowest first, so a set's activities lie together in the slot tables (retirement
   // frees them in finish order; reusing the most recently freed scattered a later round's activities and its solves
   // missed the cache: +30 % per round). free_lo_: no free slot lies in a word below it.
   std::vector<uint64_t> free_bits_;
   size_t free_count_ = 0, free_lo_ = 0;
-  void free_slot(uint32_t s);
   std::vector<Join> joins_;
   std::vector<uint32_t> free_joins_;
-  std::vector<std::vector<Member>> link_members_;
   std::vector<double> link_bytes_;
-  // Scratch of the solver, per link.
-  std::vector<double> rem_, wsum_, load_;  // load_: a coflow's bytes per link while it is built
-  std::vector<int32_t> unfrozen_;
-  std::vector<uint32_t> link_mark_;
-  std::vector<double> heap_key_;
-  std::vector<int32_t> heap_pos_;
-  std::vector<LinkId> heap_, batch_scratch_, dirty_scratch_, touched_scratch_;
+  std::vector<Comp> comps_;
+  std::vector<uint32_t> free_comps_;
+  std::vector<uint32_t> link_comp_;  // per link: its component, or kNoComp
+  uint64_t comp_stamp_ = 0;
+  // Per link scratch: a coflow's bytes while it is built (load_), the capacity the kept activities of a solve use
+  // (fixed_, valid where fixed_mark_ is the solve's epoch), the link's local index in a solve (link_local_, valid
+  // where link_mark_ is the epoch), first-sight marks (dirty_mark_).
+  std::vector<double> load_, fixed_;
+  std::vector<uint32_t> link_mark_, fixed_mark_;
+  std::vector<int32_t> link_local_;
+  uint32_t epoch_ = 0;
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
-  // Links some solve of the current event has already covered (its closure), so the event's other seeds that lie
-  // there need no solve of their own.
-  std::vector<uint64_t> cover_mark_;
-  uint64_t cover_stamp_ = 0;
-  // An event's seeds: each link once, with the lowest keep_below of the leavers on it (seed_keep_, per link).
-  std::vector<LinkId> seeds_scratch_;
-  std::vector<double> seed_keep_, keep_scratch_;
+  std::vector<LinkId> touched_scratch_;
+  // A solve's local problem: its links (global id, capacity left, weight sum, unfrozen count, heap key and position)
+  // and activities (slot, frozen, rate, uses as local link + weight in CSR, per-link member lists in CSR).
+  std::vector<LinkId> l_id_;
+  std::vector<double> l_rem_, l_wsum_, l_key_;
+  std::vector<int32_t> l_unf_, l_pos_, l_heap_;
+  std::vector<uint8_t> l_dirty_;
+  std::vector<uint32_t> l_moff_, l_fill_, l_mem_;
+  std::vector<int32_t> l_batch_, l_dirtied_;
+  std::vector<uint32_t> a_slot_, a_off_;
+  std::vector<int32_t> a_link_;
+  std::vector<double> a_w_, a_rate_;
+  std::vector<uint8_t> a_frozen_;
   // Event scratch, kept between events so a round allocates nothing once warm.
   std::vector<std::pair<uint32_t, TimeNs>> finished_scratch_;
   std::vector<std::pair<uint32_t, uint32_t>> rearm_scratch_;  // (group, gen)
-  std::vector<uint32_t> instant_scratch_;
+  std::vector<uint32_t> instant_scratch_, comps_scratch_, rebuilt_scratch_;
+  std::vector<Member> members_scratch_;
   std::vector<std::vector<uint32_t>> spare_vectors_;  // emptied slot lists of freed groups and activation batches
-  std::vector<uint32_t> take_vector();
-  void give_vector(std::vector<uint32_t>&& v);
-  uint32_t epoch_ = 0;
   std::vector<Completion> completions_;  // min-heap on (t, order)
   std::vector<Group> groups_;
   std::vector<uint32_t> free_groups_;
