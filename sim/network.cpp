@@ -38,10 +38,9 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   link_bytes_.assign(L, 0.0);
   link_comp_.assign(L, kNoComp);
   load_.assign(L, 0.0);
-  fixed_.assign(L, 0.0);
-  link_mark_.assign(L, 0);
-  fixed_mark_.assign(L, 0);
-  link_local_.assign(L, -1);
+  link_scratch_.assign(L, LinkScratch{});
+  cap_.resize(L);
+  for (size_t l = 0; l < L; ++l) cap_[l] = topo.link(LinkId(l)).bytes_per_ns;
   dirty_mark_.assign(L, 0);
 }
 
@@ -389,73 +388,80 @@ void Network::solve(uint32_t c, double keep_below) {
   const TimeNs now = q_.now();
   ++epoch_;
   if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias
-    std::fill(link_mark_.begin(), link_mark_.end(), 0);
-    std::fill(fixed_mark_.begin(), fixed_mark_.end(), 0);
+    for (LinkScratch& x : link_scratch_) x.mark = x.fixed_mark = 0;
     epoch_ = 1;
   }
   Hot* const hot = hot_.data();
+  LinkScratch* const ls = link_scratch_.data();
   // The component's live activities: those below the level keep their rates and only take capacity; the others are
   // re-solved. Stale entries (left, or slot reused) are dropped.
   Comp& comp = comps_[c];
   std::vector<uint32_t>& act = a_slot_;
   act.clear();
-  size_t kept = 0;
+  size_t kept = 0, uses = 0;
   for (const Member& m : comp.acts) {
     const Hot& a = hot[m.slot];
     if (a.gen != m.gen || !a.live || !a.in_comp) continue;
     comp.acts[kept++] = m;
     if (a.rate > 0 && a.rate < keep_below && a.n != kOutOfLine) {
       for (int i = 0; i < a.n; ++i) {
-        const size_t k = size_t(a.link[i]);
-        if (fixed_mark_[k] != epoch_) fixed_mark_[k] = epoch_, fixed_[k] = 0;
-        fixed_[k] += a.w0 * a.rate;
+        LinkScratch& x = ls[size_t(a.link[i])];
+        if (x.fixed_mark != epoch_) x.fixed_mark = epoch_, x.fixed = 0;
+        x.fixed += a.w0 * a.rate;
       }
     } else {
       act.push_back(m.slot);
+      uses += a.n != kOutOfLine ? a.n : acts_[m.slot].uses.size();
     }
   }
   comp.acts.resize(kept);
   if (act.empty()) return;
   ++solves_;
   solved_activities_ += act.size();
-  // The local problem: links numbered in order of first use, each activity's uses as (local link, weight).
+  // The local problem: links numbered in order of first use, each activity's uses as (local link, weight). The
+  // arrays only grow (sized for the largest solve so far); counters say how much of them this solve uses.
   const size_t n = act.size();
-  l_id_.clear(), l_rem_.clear(), l_wsum_.clear(), l_unf_.clear();
+  if (a_link_.size() < uses) a_link_.resize(uses), a_w_.resize(uses), l_mem_.resize(uses);
+  if (l_id_.size() < uses) l_id_.resize(uses), l_rem_.resize(uses), l_wsum_.resize(uses), l_unf_.resize(uses);
   a_off_.resize(n + 1);
-  a_link_.clear(), a_w_.clear();
+  int32_t* const a_link = a_link_.data();
+  double* const a_w = a_w_.data();
+  LinkId* const l_id = l_id_.data();
+  double *const l_rem = l_rem_.data(), *const l_wsum = l_wsum_.data();
+  int32_t* const l_unf = l_unf_.data();
+  uint32_t q = 0;
+  int32_t m_links = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
     Warm& w = warm_[s];
     w.remaining -= hot[s].rate * double(now - w.last);
     w.last = now;
-    a_off_[i] = uint32_t(a_link_.size());
+    a_off_[i] = q;
     for_uses(s, [&](LinkId l, double weight) {
-      const size_t k = size_t(l);
-      if (link_mark_[k] != epoch_) {
-        link_mark_[k] = epoch_;
-        link_local_[k] = int32_t(l_id_.size());
-        l_id_.push_back(l);
-        const double used = fixed_mark_[k] == epoch_ ? fixed_[k] : 0.0;
-        l_rem_.push_back(std::max(0.0, topo_.link(l).bytes_per_ns - used));
-        l_wsum_.push_back(0.0);
-        l_unf_.push_back(0);
+      LinkScratch& x = ls[size_t(l)];
+      if (x.mark != epoch_) {
+        x.mark = epoch_;
+        x.local = m_links++;
+        l_id[x.local] = l;
+        l_rem[x.local] = std::max(0.0, cap_[size_t(l)] - (x.fixed_mark == epoch_ ? x.fixed : 0.0));
+        l_wsum[x.local] = 0.0;
+        l_unf[x.local] = 0;
       }
-      const int32_t li = link_local_[k];
-      a_link_.push_back(li);
-      a_w_.push_back(weight);
-      l_wsum_[size_t(li)] += weight;
-      ++l_unf_[size_t(li)];
+      a_link[q] = x.local;
+      a_w[q++] = weight;
+      l_wsum[x.local] += weight;
+      ++l_unf[x.local];
     });
   }
-  a_off_[n] = uint32_t(a_link_.size());
-  const size_t m = l_id_.size();
+  a_off_[n] = q;
+  const size_t m = size_t(m_links);
   // Each local link's activities (CSR), in activity order.
-  l_moff_.assign(m + 1, 0);
-  for (size_t j = 0; j < m; ++j) l_moff_[j + 1] = l_moff_[j] + uint32_t(l_unf_[j]);
+  l_moff_.resize(m + 1);
+  l_moff_[0] = 0;
+  for (size_t j = 0; j < m; ++j) l_moff_[j + 1] = l_moff_[j] + uint32_t(l_unf[j]);
   l_fill_.assign(l_moff_.begin(), l_moff_.end() - 1);
-  l_mem_.resize(a_link_.size());
   for (size_t i = 0; i < n; ++i)
-    for (uint32_t q = a_off_[i]; q < a_off_[i + 1]; ++q) l_mem_[l_fill_[size_t(a_link_[q])]++] = uint32_t(i);
+    for (uint32_t u = a_off_[i]; u < a_off_[i + 1]; ++u) l_mem_[l_fill_[size_t(a_link[u])]++] = uint32_t(i);
   // Progressive filling: the link with the smallest fair share saturates first; its activities freeze at that share.
   // Links whose share equals the minimum are taken together (a link at the minimum stays there as others freeze).
   // Ties between equal shares break by link id, so results are deterministic.

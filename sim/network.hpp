@@ -187,12 +187,16 @@ class Network {
   std::vector<uint32_t> free_comps_;
   std::vector<uint32_t> link_comp_;  // per link: its component, or kNoComp
   uint64_t comp_stamp_ = 0;
-  // Per link scratch: a coflow's bytes while it is built (load_), the capacity the kept activities of a solve use
-  // (fixed_, valid where fixed_mark_ is the solve's epoch), the link's local index in a solve (link_local_, valid
-  // where link_mark_ is the epoch), first-sight marks (dirty_mark_).
-  std::vector<double> load_, fixed_;
-  std::vector<uint32_t> link_mark_, fixed_mark_;
-  std::vector<int32_t> link_local_;
+  std::vector<double> cap_;  // per link: capacity, bytes per ns
+  // Per link scratch: a coflow's bytes while it is built (load_); for a solve, the link's local index (valid where
+  // `mark` is the solve's epoch) and the capacity its kept activities use (valid where `fixed_mark` is).
+  struct LinkScratch {
+    uint32_t mark = 0, fixed_mark = 0;
+    int32_t local = -1;
+    double fixed = 0;
+  };
+  std::vector<double> load_;
+  std::vector<LinkScratch> link_scratch_;
   uint32_t epoch_ = 0;
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
