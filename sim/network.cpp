@@ -82,7 +82,7 @@ void Network::give_vector(std::vector<uint32_t>&& v) {
 void Network::set_uses(uint32_t s, std::span<const Use> uses) {
   Hot& h = hot_[s];
   Activity& a = acts_[s];
-  a.uses.clear();
+  if (h.n == kOutOfLine) a.uses.clear();
   h.w0 = uses.empty() ? 0.0 : uses[0].weight;
   const bool uniform = std::all_of(uses.begin(), uses.end(), [&](const Use& u) { return u.weight == h.w0; });
   if (uniform && uses.size() <= size_t(kInline)) {
@@ -95,16 +95,21 @@ void Network::set_uses(uint32_t s, std::span<const Use> uses) {
 }
 
 int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
+  const int64_t id = next_id_;
   const uint32_t s = start_flow_slot(req);
-  acts_[s].done = std::move(done);
-  return acts_[s].id;
+  Activity& a = acts_[s];
+  a.id = id;
+  a.start = q_.now();
+  a.done = std::move(done);
+  return id;
 }
 
 uint32_t Network::start_flow_slot(const FlowRequest& req) {
   if (req.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", req.src_gpu, req.dst_gpu, req.bytes));
   const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
+  // The activity record (id, start, callback) is written by start_flow only: a member of a start_flows set has none.
   const uint32_t s = new_slot();
-  Activity& a = acts_[s];
+  ++next_id_;
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
@@ -112,19 +117,21 @@ uint32_t Network::start_flow_slot(const FlowRequest& req) {
   Warm& wm = warm_[s];
   h.rate = 0;
   wm.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
-  a.id = next_id_++;
-  a.start = q_.now();
   // Latency-weighted sharing: the activity progresses at the common fair level ρ and moves w·ρ bytes per ns, with
   // w = (1 µs / route latency); its size in ρ units is bytes / w.
   const double w = opt_.latency_weighted && r.latency_ns > 0 ? 1000.0 / double(r.latency_ns) : 1.0;
   wm.remaining = double(req.bytes) / w;
-  std::array<Use, Route::kMaxHops> uses;
-  size_t n = 0;
-  for (LinkId l : r.links()) {
-    uses[n++] = Use{l, w};
-    link_bytes_[size_t(l)] += double(req.bytes);
+  for (LinkId l : r.links()) link_bytes_[size_t(l)] += double(req.bytes);
+  if (r.hops <= kInline) {
+    if (h.n == kOutOfLine) acts_[s].uses.clear();
+    h.n = uint8_t(r.hops);
+    h.w0 = w;
+    std::copy_n(r.ids.begin(), r.hops, h.link);
+  } else {
+    std::array<Use, Route::kMaxHops> uses;
+    for (int i = 0; i < r.hops; ++i) uses[size_t(i)] = Use{r.ids[size_t(i)], w};
+    set_uses(s, std::span<const Use>(uses.data(), size_t(r.hops)));
   }
-  set_uses(s, std::span<const Use>(uses.data(), n));
   h.join = kNoJoin;
   ++active_;
   schedule_activation(s, q_.now() + r.latency_ns);

@@ -134,6 +134,7 @@ void Topology::build() {
       vertex_names_[size_t(v_spine + t * spines_ + s)] = fmt::format("plane{}.spine{}", t, s);
   }
   auto add = [&](LinkKind kind, double gbps, TimeNs lat, int from, int to) {
+    lat_.push_back(lat);
     links_.push_back(LinkInfo{kind, gbps, lat,
                               fmt::format("{}->{}", vertex_names_[size_t(from)], vertex_names_[size_t(to)])});
     link_from_.push_back(from);
@@ -191,7 +192,7 @@ LinkId Topology::find_link(const std::string& name) const {
 
 void Topology::push(Route& r, LinkId id) const {
   r.ids[size_t(r.hops++)] = id;
-  r.latency_ns += links_[size_t(id)].latency_ns;
+  r.latency_ns += lat_[size_t(id)];
 }
 
 bool Topology::fabric_hops(int nic_src, int nic_dst, uint64_t hash, Route& r) const {

@@ -106,6 +106,7 @@ class Topology {
 
   ClusterSpec spec_;
   std::vector<LinkInfo> links_;
+  std::vector<TimeNs> lat_;                // per link: its latency (routes read this dense table)
   std::vector<int> link_from_, link_to_;   // graph vertices at each end
   std::vector<std::string> vertex_names_;
   std::vector<Endpoint> nic_ends_;
