@@ -283,10 +283,15 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
   to.acts.insert(to.acts.end(), from.acts.begin(), from.acts.end());
   to.live += from.live;
   to.departed += from.departed;
+  const double top = std::max(to.max_rate, from.max_rate);
+  to.at_max = (to.max_rate == top ? to.at_max : 0) + (from.max_rate == top ? from.at_max : 0);
+  to.max_rate = top;
+  to.always += from.always;
   from.links.clear();
   from.acts.clear();
   from.live = from.departed = 0;
   from.stamp = 0;
+  from.max_rate = 0, from.at_max = from.always = 0;
   free_comps_.push_back(b);
   return a;
 }
@@ -304,6 +309,7 @@ uint32_t Network::join_comp(uint32_t s) {
   });
   comp.acts.push_back(Member{s, hot_[s].gen});
   ++comp.live;
+  ++comp.always;  // not solved yet (a rebuild re-joins solved ones: counting them too only forgoes a skip)
   hot_[s].in_comp = true;
   return c;
 }
@@ -315,6 +321,7 @@ void Network::dissolve_comp(uint32_t c) {
   comp.acts.clear();
   comp.live = comp.departed = 0;
   comp.stamp = 0;
+  comp.max_rate = 0, comp.at_max = comp.always = 0;
   free_comps_.push_back(c);
 }
 
@@ -406,11 +413,15 @@ void Network::solve(uint32_t c, double keep_below) {
   std::vector<uint32_t>& act = a_slot_;
   act.clear();
   size_t kept = 0, uses = 0;
+  double top = 0;
+  uint32_t at_top = 0;
   for (const Member& m : comp.acts) {
     const Hot& a = hot[m.slot];
     if (a.gen != m.gen || !a.live || !a.in_comp) continue;
     comp.acts[kept++] = m;
     if (a.rate > 0 && a.rate < keep_below && a.n != kOutOfLine) {
+      if (a.rate > top) top = a.rate, at_top = 0;
+      at_top += a.rate == top;
       for (int i = 0; i < a.n; ++i) {
         LinkScratch& x = ls[size_t(a.link[i])];
         if (x.fixed_mark != epoch_) x.fixed_mark = epoch_, x.fixed = 0;
@@ -422,6 +433,7 @@ void Network::solve(uint32_t c, double keep_below) {
     }
   }
   comp.acts.resize(kept);
+  comp.max_rate = top, comp.at_max = at_top, comp.always = 0;
   if (act.empty()) return;
   ++solves_;
   solved_activities_ += act.size();
@@ -524,9 +536,16 @@ void Network::solve(uint32_t c, double keep_below) {
   group.assign(act.begin(), act.end());
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
-    hot[s].rate = a_rate_[i];
+    const double rate = a_rate_[i];
+    hot[s].rate = rate;
     Warm& w = warm_[s];
-    w.finish = now + duration_ns(w.remaining, a_rate_[i]);
+    w.finish = now + duration_ns(w.remaining, rate);
+    if (rate <= 0 || hot[s].n == kOutOfLine) {
+      ++comp.always;
+    } else {
+      if (rate > comp.max_rate) comp.max_rate = rate, comp.at_max = 0;
+      comp.at_max += rate == comp.max_rate;
+    }
   }
   arm_group(new_group(std::move(group)));
 }
@@ -641,6 +660,8 @@ void Network::wakeup(uint64_t token) {
     Comp& comp = comps_[c];
     --comp.live;
     ++comp.departed;
+    if (h.rate <= 0 || h.n == kOutOfLine) --comp.always;
+    else if (h.rate == comp.max_rate) --comp.at_max;
     if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = h.rate, touched.push_back(c);
     else comp.keep = std::min(comp.keep, h.rate);
   }
@@ -650,6 +671,9 @@ void Network::wakeup(uint64_t token) {
     const double keep = comps_[c].keep;
     if (comps_[c].live == 0) {
       dissolve_comp(c);
+    } else if (const Comp& k = comps_[c];
+               k.always == 0 && (k.at_max == 0 ? keep >= k.max_rate : keep > k.max_rate)) {
+      continue;  // everything left runs below the lowest leaving rate: nothing changes
     } else if (comps_[c].departed > comps_[c].live) {
       std::vector<uint32_t>& parts = rebuilt_scratch_;
       rebuild_comp(c, parts);

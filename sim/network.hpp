@@ -124,6 +124,11 @@ class Network {
     uint32_t departed = 0;      // activities that left since it was built
     uint64_t stamp = 0;         // event scratch: touched by the current event, with the lowest leaving rate `keep`
     double keep = 0;
+    // What a departure needs to know whether anything could change: the highest rate of a live activity (an upper
+    // bound once some left), how many live ones run exactly at it, and how many a re-solve would always take (rate
+    // 0 or not single-weight inline). A departure at or above every remaining rate re-solves nothing.
+    double max_rate = 0;
+    uint32_t at_max = 0, always = 0;
   };
   static constexpr uint32_t kNoComp = UINT32_MAX;
   uint32_t join_comp(uint32_t slot);  // the activity starts sharing: into the component of its links (merging them)
