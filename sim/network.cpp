@@ -53,11 +53,16 @@ uint32_t Network::new_slot() {
     --free_count_;
     return s;
   }
-  acts_.emplace_back();
   hot_.emplace_back();
   warm_.emplace_back();
-  if (free_bits_.size() * 64 < acts_.size()) free_bits_.push_back(0);
-  return uint32_t(acts_.size() - 1);
+  if (free_bits_.size() * 64 < hot_.size()) free_bits_.push_back(0);
+  return uint32_t(hot_.size() - 1);
+}
+
+Network::Activity& Network::record(uint32_t s) {
+  Hot& h = hot_[s];
+  if (h.rec == kNoRec) h.rec = reuse_or_append(recs_, free_recs_);
+  return recs_[h.rec];
 }
 
 void Network::free_slot(uint32_t s) {
@@ -81,23 +86,21 @@ void Network::give_vector(std::vector<uint32_t>&& v) {
 
 void Network::set_uses(uint32_t s, std::span<const Use> uses) {
   Hot& h = hot_[s];
-  Activity& a = acts_[s];
-  if (h.n == kOutOfLine) a.uses.clear();
   h.w0 = uses.empty() ? 0.0 : uses[0].weight;
   const bool uniform = std::all_of(uses.begin(), uses.end(), [&](const Use& u) { return u.weight == h.w0; });
   if (uniform && uses.size() <= size_t(kInline)) {
     h.n = uint8_t(uses.size());
     for (size_t i = 0; i < uses.size(); ++i) h.link[i] = uses[i].link;
   } else {
+    record(s).uses.assign(uses.begin(), uses.end());  // after record(): it may grow recs_
     h.n = kOutOfLine;
-    a.uses.assign(uses.begin(), uses.end());
   }
 }
 
 int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   const int64_t id = next_id_;
   const uint32_t s = start_flow_slot(req);
-  Activity& a = acts_[s];
+  Activity& a = record(s);
   a.id = id;
   a.start = q_.now();
   a.done = std::move(done);
@@ -107,7 +110,7 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
 uint32_t Network::start_flow_slot(const FlowRequest& req) {
   if (req.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", req.src_gpu, req.dst_gpu, req.bytes));
   const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
-  // The activity record (id, start, callback) is written by start_flow only: a member of a start_flows set has none.
+  // The activity's record (id, start, callback) is made by start_flow only: a member of a start_flows set has none.
   const uint32_t s = new_slot();
   ++next_id_;
   Hot& h = hot_[s];
@@ -123,7 +126,6 @@ uint32_t Network::start_flow_slot(const FlowRequest& req) {
   wm.remaining = double(req.bytes) / w;
   for (LinkId l : r.links()) link_bytes_[size_t(l)] += double(req.bytes);
   if (r.hops <= kInline) {
-    if (h.n == kOutOfLine) acts_[s].uses.clear();
     h.n = uint8_t(r.hops);
     h.w0 = w;
     std::copy_n(r.ids.begin(), r.hops, h.link);
@@ -168,7 +170,6 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
     if (t > bottleneck_time) bottleneck_time = t, bottleneck_bytes = u.weight;
   }
   const uint32_t s = new_slot();
-  Activity& a = acts_[s];
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
@@ -176,15 +177,16 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   warm_[s].remaining = bottleneck_bytes;
   h.rate = 0;
   warm_[s].group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
-  a.id = next_id_++;
-  a.start = q_.now();
   h.join = kNoJoin;
   for (Use& u : uses) u.weight /= bottleneck_bytes;
   set_uses(s, uses);
+  Activity& a = record(s);
+  const int64_t id = a.id = next_id_++;
+  a.start = q_.now();
   a.done = std::move(done);
   ++active_;
   schedule_activation(s, q_.now() + latency);
-  return a.id;
+  return id;
 }
 
 void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
@@ -429,7 +431,7 @@ void Network::solve(uint32_t c, double keep_below) {
       }
     } else {
       act.push_back(m.slot);
-      uses += a.n != kOutOfLine ? a.n : acts_[m.slot].uses.size();
+      uses += a.n != kOutOfLine ? a.n : recs_[a.rec].uses.size();
     }
   }
   comp.acts.resize(kept);
@@ -687,18 +689,21 @@ void Network::wakeup(uint64_t token) {
   schedule_wakeup();
   for (auto& [slot, t] : finished) {
     Hot& h = hot_[slot];
-    if (h.join != kNoJoin) {  // a member of a start_flows set: no callback of its own
-      const uint32_t join = h.join;
-      h.join = kNoJoin;
-      free_slot(slot);
-      finish_join_member(join, t);
-      continue;
+    const uint32_t join = h.join;
+    h.join = kNoJoin;
+    FlowDone d{-1, 0, t};
+    DoneFn done;
+    if (h.rec != kNoRec) {
+      Activity& a = recs_[h.rec];
+      d = FlowDone{a.id, a.start, t};
+      done = std::move(a.done);
+      a.done = nullptr;
+      a.uses.clear();
+      free_recs_.push_back(h.rec);
+      h.rec = kNoRec;
     }
-    Activity& a = acts_[slot];
-    const FlowDone d{a.id, a.start, t};
-    DoneFn done = std::move(a.done);
-    a.done = nullptr;
     free_slot(slot);
+    if (join != kNoJoin) finish_join_member(join, t);  // a member of a start_flows set: no callback of its own
     if (!done) continue;
     if (t <= now) done(d);
     else q_.at(t, [done = std::move(done), d] { done(d); });

@@ -73,6 +73,7 @@ class Network {
     bool in_comp = false;      // sharing bandwidth (member of a component), not waiting out its latency
     uint8_t n = 0;             // inline links (all of weight w0: may keep its rate in a re-solve), or kOutOfLine
     LinkId link[kInline];
+    uint32_t rec = UINT32_MAX;  // its record in recs_, or kNoRec
   };
   static_assert(sizeof(Hot) == 64, "one cache line per activity in the solver's scans");
   // What a solve and a wakeup read besides Hot, 32 bytes.
@@ -82,12 +83,16 @@ class Network {
     TimeNs finish = 0;
     uint32_t group = 0, group_gen = 0;  // the solve group that last set `finish`
   };
+  // What only some activities need, kept apart so a member of a start_flows set with a short route has none: its
+  // id and start and callback (start_flow, start_coflow), or its uses (Hot::n == kOutOfLine).
   struct Activity {
     int64_t id = 0;
     TimeNs start = 0;
-    std::vector<Use> uses;     // only when Hot::n == kOutOfLine
+    std::vector<Use> uses;
     DoneFn done;
   };
+  static constexpr uint32_t kNoRec = UINT32_MAX;
+  Activity& record(uint32_t slot);  // the slot's record, made on first use
   static constexpr uint32_t kNoJoin = UINT32_MAX;
   // A set started by start_flows: `done` runs once, at the last finish.
   struct Join {
@@ -104,10 +109,12 @@ class Network {
     if (h.n != kOutOfLine) {
       for (int i = 0; i < h.n; ++i) f(h.link[i], h.w0);
     } else {
-      for (const Use& u : acts_[s].uses) f(u.link, u.weight);
+      for (const Use& u : recs_[h.rec].uses) f(u.link, u.weight);
     }
   }
-  LinkId first_link(uint32_t s) const { return hot_[s].n != kOutOfLine ? hot_[s].link[0] : acts_[s].uses[0].link; }
+  LinkId first_link(uint32_t s) const {
+    return hot_[s].n != kOutOfLine ? hot_[s].link[0] : recs_[hot_[s].rec].uses[0].link;
+  }
   struct Member {
     uint32_t slot, gen;
   };
@@ -177,7 +184,8 @@ class Network {
   const Topology& topo_;
   EventQueue& q_;
   NetworkOptions opt_;
-  std::vector<Activity> acts_;
+  std::vector<Activity> recs_;
+  std::vector<uint32_t> free_recs_;
   std::vector<Hot> hot_;
   std::vector<Warm> warm_;
   // Free slots as a bitmap, reused lowest first, so a set's activities lie together in the slot tables (retirement
