@@ -536,12 +536,14 @@ void Network::solve(uint32_t c, double keep_below) {
   }
   std::vector<uint32_t> group = take_vector();
   group.assign(act.begin(), act.end());
+  TimeNs first = std::numeric_limits<TimeNs>::max();
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
     const double rate = a_rate_[i];
     hot[s].rate = rate;
     Warm& w = warm_[s];
     w.finish = now + duration_ns(w.remaining, rate);
+    first = std::min(first, w.finish);
     if (rate <= 0 || hot[s].n == kOutOfLine) {
       ++comp.always;
     } else {
@@ -549,7 +551,7 @@ void Network::solve(uint32_t c, double keep_below) {
       comp.at_max += rate == comp.max_rate;
     }
   }
-  arm_group(new_group(std::move(group)));
+  push_completion(new_group(std::move(group)), first);
 }
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
@@ -599,7 +601,11 @@ void Network::arm_group(uint32_t g) {
     first = std::min(first, a.finish);
   }
   grp.slots.resize(keep);
-  completions_.push_back(Completion{first, next_order_++, g, grp.gen});
+  push_completion(g, first);
+}
+
+void Network::push_completion(uint32_t g, TimeNs first) {
+  completions_.push_back(Completion{first, next_order_++, g, groups_[g].gen});
   std::push_heap(completions_.begin(), completions_.end(),
                  [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); });
 }
@@ -626,26 +632,36 @@ void Network::wakeup(uint64_t token) {
   const TimeNs now = q_.now(), horizon = now + opt_.time_quantum_ns;
   auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
   std::vector<std::pair<uint32_t, TimeNs>>& finished = finished_scratch_;
-  std::vector<std::pair<uint32_t, uint32_t>>& rearm = rearm_scratch_;
+  std::vector<Rearm>& rearm = rearm_scratch_;
   finished.clear();
   rearm.clear();
+  const uint64_t wake = ++wakes_;
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
     completions_.pop_back();
     Group& grp = groups_[c.group];
-    if (grp.gen != c.gen) continue;
+    if (grp.gen != c.gen || grp.wake == wake) continue;
+    grp.wake = wake;
+    TimeNs first = std::numeric_limits<TimeNs>::max();
+    size_t keep = 0;
     for (uint32_t s : grp.slots) {
       Warm& a = warm_[s];
       Hot& h = hot_[s];
-      if (!h.live || a.group != c.group || a.group_gen != c.gen || a.finish > horizon) continue;
+      if (!h.live || a.group != c.group || a.group_gen != c.gen) continue;
+      if (a.finish > horizon) {
+        grp.slots[keep++] = s;
+        first = std::min(first, a.finish);
+        continue;
+      }
       h.live = false;
       --active_;
       --grp.owned;  // the group stays allocated until it is re-armed below
       a.group = UINT32_MAX;
       finished.emplace_back(s, a.finish);
     }
-    rearm.emplace_back(c.group, c.gen);
+    grp.slots.resize(keep);
+    rearm.push_back(Rearm{c.group, c.gen, uint32_t(keep), first});
   }
   // Each component the leavers leave is re-solved once, keeping what runs below the lowest leaving rate on it, in
   // order of that rate (ties in the order the components were first touched). A component is dropped when nothing
@@ -684,8 +700,13 @@ void Network::wakeup(uint64_t token) {
       solve(c, keep);
     }
   }
-  for (auto [g, gen] : rearm)
-    if (groups_[g].gen == gen) arm_group(g);
+  for (const Rearm& r : rearm) {
+    Group& grp = groups_[r.group];
+    if (grp.gen != r.gen) continue;  // emptied by the re-solves and freed
+    if (grp.owned == 0) free_group(r.group);
+    else if (grp.owned == r.kept) push_completion(r.group, r.first);
+    else arm_group(r.group);
+  }
   schedule_wakeup();
   for (auto& [slot, t] : finished) {
     Hot& h = hot_[slot];

@@ -160,6 +160,7 @@ class Network {
   struct Group {
     uint32_t gen = 0;
     uint32_t owned = 0;  // live activities whose warm group is this one: at 0 the group is freed unscanned
+    uint64_t wake = 0;   // the wakeup that last scanned it
     std::vector<uint32_t> slots;
   };
   struct Completion {
@@ -167,7 +168,8 @@ class Network {
     uint64_t order;  // tie-break: groups in creation order
     uint32_t group, gen;
   };
-  void arm_group(uint32_t g);
+  void arm_group(uint32_t g);  // scans the group for what it still owns and its earliest finish
+  void push_completion(uint32_t g, TimeNs first);
   uint32_t new_group(std::vector<uint32_t> slots);
   void free_group(uint32_t g);
   void leave_group(uint32_t slot);  // the activity no longer belongs to its group (re-solved or retired)
@@ -228,7 +230,14 @@ class Network {
   std::vector<uint8_t> a_frozen_;
   // Event scratch, kept between events so a round allocates nothing once warm.
   std::vector<std::pair<uint32_t, TimeNs>> finished_scratch_;
-  std::vector<std::pair<uint32_t, uint32_t>> rearm_scratch_;  // (group, gen)
+  // A group a wakeup scanned: what it still held after the scan and their earliest finish, so it is re-armed
+  // without a second scan unless a re-solve took some of them.
+  struct Rearm {
+    uint32_t group, gen, kept;
+    TimeNs first;
+  };
+  std::vector<Rearm> rearm_scratch_;
+  uint64_t wakes_ = 0;
   std::vector<uint32_t> instant_scratch_, comps_scratch_, rebuilt_scratch_;
   std::vector<Member> members_scratch_;
   std::vector<std::vector<uint32_t>> spare_vectors_;  // emptied slot lists of freed groups and activation batches
