@@ -234,7 +234,9 @@ void Network::activate_batch(TimeNs at) {
   std::vector<uint32_t> slots = std::move(it->second);
   pending_.erase(it);
   std::vector<uint32_t>& instant = instant_scratch_;
+  std::vector<LinkId>& firsts = touched_scratch_;
   instant.clear();
+  firsts.clear();
   for (uint32_t s : slots) {
     Hot& h = hot_[s];
     warm_[s].last = at;
@@ -244,14 +246,14 @@ void Network::activate_batch(TimeNs at) {
       continue;
     }
     join_comp(s);
+    firsts.push_back(first_link(s));
   }
   // The components the batch joined, each once, in the order their activities came (after every merge).
   std::vector<uint32_t>& touched = comps_scratch_;
   touched.clear();
   ++comp_stamp_;
-  for (uint32_t s : slots) {
-    if (!hot_[s].in_comp) continue;
-    const uint32_t c = link_comp_[size_t(first_link(s))];
+  for (LinkId l : firsts) {
+    const uint32_t c = link_comp_[size_t(l)];
     if (comps_[c].stamp != comp_stamp_) comps_[c].stamp = comp_stamp_, touched.push_back(c);
   }
   give_vector(std::move(slots));
@@ -300,15 +302,18 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
 
 uint32_t Network::join_comp(uint32_t s) {
   uint32_t c = kNoComp;
+  bool unlabelled = false;
   for_uses(s, [&](LinkId l, double) {
     const uint32_t x = link_comp_[size_t(l)];
-    if (x != kNoComp && x != c) c = c == kNoComp ? x : merge_comps(c, x);
+    if (x == kNoComp) unlabelled = true;
+    else if (x != c) c = c == kNoComp ? x : merge_comps(c, x);
   });
   if (c == kNoComp) c = new_comp();
   Comp& comp = comps_[c];
-  for_uses(s, [&](LinkId l, double) {
-    if (link_comp_[size_t(l)] == kNoComp) link_comp_[size_t(l)] = c, comp.links.push_back(l);
-  });
+  if (unlabelled)
+    for_uses(s, [&](LinkId l, double) {
+      if (link_comp_[size_t(l)] == kNoComp) link_comp_[size_t(l)] = c, comp.links.push_back(l);
+    });
   comp.acts.push_back(Member{s, hot_[s].gen});
   ++comp.live;
   ++comp.always;  // not solved yet (a rebuild re-joins solved ones: counting them too only forgoes a skip)
