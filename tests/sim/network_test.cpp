@@ -153,6 +153,52 @@ TEST(Network, DisjointComponentsFinishAsIfEachRanAlone) {
   EXPECT_FALSE(both.empty());
 }
 
+TEST(Network, AComponentSplitsOnceTheFlowsJoiningItLeave) {
+  // X (0→1) and Y (2→3) are joined only by three small bridge flows 0→3 (GPU 0's up link and GPU 3's down link).
+  // Every flow runs at 160/4 = 40 GB/s until the bridges finish; then X and Y run alone at 160 GB/s. Once the
+  // bridges have left, X and Y are separate components: a flow joining X re-solves X and itself, not Y.
+  Topology t(h800_cluster(1));
+  EventQueue q;
+  Network net(t, q);
+  std::vector<TimeNs> finish(6, -1);
+  auto record = [&finish](size_t i) { return [&finish, i](const FlowDone& d) { finish[i] = d.finish; }; };
+  net.start_flow(FlowRequest{0, 1, 16'000'000}, record(0));  // X
+  net.start_flow(FlowRequest{2, 3, 16'000'000}, record(1));  // Y
+  for (size_t b = 0; b < 3; ++b) net.start_flow(FlowRequest{0, 3, 1'600'000}, record(2 + b));
+  uint64_t before = 0, after = 0;
+  q.at(50'000, [&] { net.start_flow(FlowRequest{0, 1, 16'000'000}, record(5)); });  // Z joins X at 53,330 ns
+  q.at(53'329, [&] { before = net.solved_activities(); });
+  q.at(53'331, [&] { after = net.solved_activities(); });
+  q.run();
+  for (size_t b = 0; b < 3; ++b) EXPECT_EQ(finish[2 + b], 3330 + 40'000);
+  EXPECT_EQ(finish[1], 43'330 + 90'000);  // Y: 14.4 MB left at 160 GB/s
+  // X: 12.8 MB left when Z arrives, then both at 80 GB/s; Z finishes its last 3.2 MB alone.
+  EXPECT_EQ(finish[0], 53'330 + 160'000);
+  EXPECT_EQ(finish[5], 213'330 + 20'000);
+  EXPECT_EQ(after - before, 2u) << "Z's arrival re-solved Y too: the component did not split";
+}
+
+TEST(Network, ADepartureReSolvesWhatCanGainAndKeepsWhatRunsBelowIt) {
+  // A component tracks its highest rate so that a departure at or above every remaining rate re-solves nothing;
+  // one at a rate some remaining flow shares must still re-solve it.
+  Topology t(h800_cluster(1));
+  {
+    // B (0→2), C (4→2), D (5→2) share GPU 2's down link at 160/3 GB/s; A (0→1) takes the rest of GPU 0's up link,
+    // 106.7 GB/s, and leaves first, above everything that remains: nothing changes.
+    const auto r = run_flows(t, {FlowRequest{0, 1, 1'600'000}, FlowRequest{0, 2, 8'000'000},
+                                 FlowRequest{4, 2, 8'000'000}, FlowRequest{5, 2, 8'000'000}});
+    EXPECT_EQ(r.finish[0], 3330 + 15'000);
+    for (size_t i = 1; i < 4; ++i) EXPECT_EQ(r.finish[i], 3330 + 150'000);
+  }
+  {
+    // E and F (0→1) share GPU 0's up link at 80 GB/s; E leaves at that same rate and F, at the highest rate left,
+    // must speed up to 160 GB/s: 1.6 MB at 80, then 6.4 MB at 160.
+    const auto r = run_flows(t, {FlowRequest{0, 1, 1'600'000}, FlowRequest{0, 1, 8'000'000}});
+    EXPECT_EQ(r.finish[0], 3330 + 20'000);
+    EXPECT_EQ(r.finish[1], 3330 + 20'000 + 40'000);
+  }
+}
+
 TEST(Network, TimeQuantumBoundsTheMakespanError) {
   Topology t(h800_cluster(8));
   const auto flows = all_to_all(t, 64, 1 << 18, 0.5, 5);
