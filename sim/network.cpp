@@ -291,12 +291,7 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
   to.at_max = (to.max_rate == top ? to.at_max : 0) + (from.max_rate == top ? from.at_max : 0);
   to.max_rate = top;
   to.always += from.always;
-  from.links.clear();
-  from.acts.clear();
-  from.live = from.departed = 0;
-  from.stamp = 0;
-  from.max_rate = 0, from.at_max = from.always = 0;
-  free_comps_.push_back(b);
+  release_comp(b);
   return a;
 }
 
@@ -322,9 +317,13 @@ uint32_t Network::join_comp(uint32_t s) {
 }
 
 void Network::dissolve_comp(uint32_t c) {
+  for (LinkId l : comps_[c].links) link_comp_[size_t(l)] = kNoComp;
+  release_comp(c);
+}
+
+void Network::release_comp(uint32_t c) {
   Comp& comp = comps_[c];
-  for (LinkId l : comp.links) link_comp_[size_t(l)] = kNoComp;
-  comp.links.clear();
+  comp.links.clear();  // keeping their capacity for the next component made here
   comp.acts.clear();
   comp.live = comp.departed = 0;
   comp.stamp = 0;

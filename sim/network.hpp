@@ -141,7 +141,8 @@ class Network {
   uint32_t join_comp(uint32_t slot);  // the activity starts sharing: into the component of its links (merging them)
   uint32_t merge_comps(uint32_t a, uint32_t b);
   uint32_t new_comp();
-  void dissolve_comp(uint32_t c);
+  void dissolve_comp(uint32_t c);  // nothing left in it: its links belong to no component
+  void release_comp(uint32_t c);   // emptied (dissolved or merged away): back to the free list
   void rebuild_comp(uint32_t c, std::vector<uint32_t>& out);  // `out`: the components its live activities form
   // Re-solves the component. Single-weight activities with rate < keep_below keep their rates: when activities
   // leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs
