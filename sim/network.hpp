@@ -1,6 +1,7 @@
 // The fluid network model: every active flow gets a rate by max-min fair sharing of link capacities (progressive
 // filling), rates are constant between events, and an event (flows starting after their route latency, flows
-// finishing) re-solves only the activities connected to it through shared links. A coflow is one activity for a
+// finishing) re-solves only the component it touches (activities connected through shared links), and of that only
+// what runs at or above the lowest leaving rate. A coflow is one activity for a
 // whole set of flows: it uses each link in proportion to the bytes its flows put there and finishes when its
 // bottleneck link has carried its bytes (SimGrid's parallel-task model); it is the fast mode for collectives whose
 // only interesting output is the finish time.
