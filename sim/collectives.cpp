@@ -117,8 +117,11 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
   plan.internode = R > gpn;
   plan.rdma_copies.assign(size_t(R), 0);
   plan.nvl_copies.assign(size_t(R), 0);
-  std::map<std::pair<int, int>, int64_t> ib, nvl;  // (from rank, to rank) → token copies
-  std::vector<int> node_seen(size_t(R / gpn), -1), rank_seen(size_t(R), -1);
+  // Token copies per (from rank, to rank), dense: an IB copy goes from rank r to the rank of r's in-node index on a
+  // target node (so per (r, node)), an NVLink copy from a relay to a rank of the relay's node (per (relay, index)).
+  const int nodes = R / gpn;
+  std::vector<int64_t> ib(size_t(R) * size_t(nodes), 0), nvl(size_t(R) * size_t(gpn), 0);
+  std::vector<int> node_seen(size_t(nodes), -1), rank_seen(size_t(R), -1);
   for (int r = 0; r < R; ++r)
     for (int64_t t = 0; t < tokens; ++t) {
       const int stamp = int(t);
@@ -128,12 +131,12 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
         if (node_seen[size_t(node)] != stamp) {
           node_seen[size_t(node)] = stamp;
           plan.rdma_copies[size_t(r)]++;
-          if (relay != r) ib[{r, relay}]++;
+          if (relay != r) ib[size_t(r) * size_t(nodes) + size_t(node)]++;
         }
         if (rank_seen[size_t(dst)] != stamp) {
           rank_seen[size_t(dst)] = stamp;
           plan.nvl_copies[size_t(r)]++;
-          if (dst != relay) nvl[{relay, dst}]++;
+          if (dst != relay) nvl[size_t(relay) * size_t(gpn) + size_t(dst % gpn)]++;
         }
       }
       if (t + 1 == tokens) std::fill(node_seen.begin(), node_seen.end(), -1), std::fill(rank_seen.begin(), rank_seen.end(), -1);
@@ -147,8 +150,13 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
     const int src = s.gpus[size_t(combine ? b : a)], dst = s.gpus[size_t(combine ? a : b)];
     round.push_back(FlowRequest{src, dst, bytes, PathKind::direct, uint64_t(src) << 32 | uint64_t(dst), 1});
   };
-  for (auto& [k, c] : ib) add(k.first, k.second, c);
-  for (auto& [k, c] : nvl) add(k.first, k.second, c);
+  // In (from, to) order, as before.
+  for (int r = 0; r < R; ++r)
+    for (int node = 0; node < nodes; ++node)
+      if (const int64_t c = ib[size_t(r) * size_t(nodes) + size_t(node)]; c > 0) add(r, node * gpn + r % gpn, c);
+  for (int relay = 0; relay < R; ++relay)
+    for (int i = 0; i < gpn; ++i)
+      if (const int64_t c = nvl[size_t(relay) * size_t(gpn) + size_t(i)]; c > 0) add(relay, (relay / gpn) * gpn + i, c);
   plan.rounds.push_back(std::move(round));
 }
 }  // namespace

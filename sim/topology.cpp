@@ -215,9 +215,7 @@ bool Topology::fabric_hops(int nic_src, int nic_dst, uint64_t hash, Route& r) co
 }
 
 int Topology::translation_period_gpus() const {
-  if (hash_routing_) return 0;
-  for (bool f : failed_)
-    if (f) return 0;
+  if (hash_routing_ || failures_ > 0) return 0;
   const int nics = spec_.node.nics, gpus = spec_.node.gpus;
   switch (spec_.fabric.kind) {
     case FabricKind::multi_plane_fat_tree:
