@@ -42,6 +42,19 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   cap_.resize(L);
   for (size_t l = 0; l < L; ++l) cap_[l] = topo.link(LinkId(l)).bytes_per_ns;
   dirty_mark_.assign(L, 0);
+  if (options.solver_threads < 1)
+    throw std::invalid_argument(fmt::format("network solver threads: {} (allowed: 1 or more)", options.solver_threads));
+  scratch_.resize(size_t(options.solver_threads));
+  for (size_t t = 1; t < scratch_.size(); ++t) workers_.emplace_back([this, t] { solver_loop(t); });
+}
+
+Network::~Network() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_cv_.notify_all();
+  for (std::thread& w : workers_) w.join();
 }
 
 uint32_t Network::new_slot() {
@@ -263,7 +276,8 @@ void Network::activate_batch(TimeNs at) {
     for (uint32_t s : v) warm_[s].finish = at;  // nothing to carry: done when the latency is over
     arm_group(new_group(std::move(v)));
   }
-  for (uint32_t c : touched) solve(c, 0.0);
+  for (uint32_t c : touched) add_solve(c, 0.0);
+  run_solves();
   schedule_wakeup();
 }
 
@@ -351,74 +365,146 @@ void Network::rebuild_comp(uint32_t c, std::vector<uint32_t>& out) {
   members.clear();
 }
 
-// Indexed binary min-heap of a solve's local links on (l_key_, global link id).
-bool Network::lheap_less(int32_t a, int32_t b) const {
-  const double x = l_key_[size_t(a)], y = l_key_[size_t(b)];
-  return x != y ? x < y : l_id_[size_t(a)] < l_id_[size_t(b)];
+// Indexed binary min-heap of a solve's local links on (l_key, global link id).
+bool Network::Scratch::less(int32_t a, int32_t b) const {
+  const double x = l_key[size_t(a)], y = l_key[size_t(b)];
+  return x != y ? x < y : l_id[size_t(a)] < l_id[size_t(b)];
 }
-void Network::lheap_place(size_t i, int32_t l) {
-  l_heap_[i] = l;
-  l_pos_[size_t(l)] = int32_t(i);
+void Network::Scratch::place(size_t i, int32_t l) {
+  l_heap[i] = l;
+  l_pos[size_t(l)] = int32_t(i);
 }
-void Network::lheap_sift_up(size_t i) {
-  const int32_t l = l_heap_[i];
+void Network::Scratch::sift_up(size_t i) {
+  const int32_t l = l_heap[i];
   while (i > 0) {
     const size_t p = (i - 1) / 2;
-    if (!lheap_less(l, l_heap_[p])) break;
-    lheap_place(i, l_heap_[p]);
+    if (!less(l, l_heap[p])) break;
+    place(i, l_heap[p]);
     i = p;
   }
-  lheap_place(i, l);
+  place(i, l);
 }
-void Network::lheap_sift_down(size_t i) {
-  const int32_t l = l_heap_[i];
-  const size_t n = l_heap_.size();
+void Network::Scratch::sift_down(size_t i) {
+  const int32_t l = l_heap[i];
+  const size_t n = l_heap.size();
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n) break;
-    if (c + 1 < n && lheap_less(l_heap_[c + 1], l_heap_[c])) ++c;
-    if (!lheap_less(l_heap_[c], l)) break;
-    lheap_place(i, l_heap_[c]);
+    if (c + 1 < n && less(l_heap[c + 1], l_heap[c])) ++c;
+    if (!less(l_heap[c], l)) break;
+    place(i, l_heap[c]);
     i = c;
   }
-  lheap_place(i, l);
+  place(i, l);
 }
-void Network::lheap_update(int32_t l) {
-  const int32_t p = l_pos_[size_t(l)];
+void Network::Scratch::update(int32_t l) {
+  const int32_t p = l_pos[size_t(l)];
   if (p < 0) {
-    l_heap_.push_back(l);
-    lheap_sift_up(l_heap_.size() - 1);
+    l_heap.push_back(l);
+    sift_up(l_heap.size() - 1);
     return;
   }
-  lheap_sift_up(size_t(p));
-  lheap_sift_down(size_t(l_pos_[size_t(l)]));
+  sift_up(size_t(p));
+  sift_down(size_t(l_pos[size_t(l)]));
 }
-void Network::lheap_remove(int32_t l) {
-  const size_t i = size_t(l_pos_[size_t(l)]);
-  l_pos_[size_t(l)] = -1;
-  const int32_t last = l_heap_.back();
-  l_heap_.pop_back();
-  if (i == l_heap_.size()) return;
-  lheap_place(i, last);
-  lheap_sift_up(i);
-  lheap_sift_down(size_t(l_pos_[size_t(last)]));
+void Network::Scratch::remove(int32_t l) {
+  const size_t i = size_t(l_pos[size_t(l)]);
+  l_pos[size_t(l)] = -1;
+  const int32_t last = l_heap.back();
+  l_heap.pop_back();
+  if (i == l_heap.size()) return;
+  place(i, last);
+  sift_up(i);
+  sift_down(size_t(l_pos[size_t(last)]));
 }
 
-void Network::solve(uint32_t c, double keep_below) {
-  const TimeNs now = q_.now();
+void Network::add_solve(uint32_t c, double keep) {
+  if (n_tasks_ == tasks_.size()) tasks_.emplace_back();
+  SolveTask& t = tasks_[n_tasks_++];
+  t.comp = c;
+  t.keep = keep;
   ++epoch_;
-  if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias
+  if (epoch_ == 0) {  // wrapped: clear marks so old epochs cannot alias (no solve is running)
     for (LinkScratch& x : link_scratch_) x.mark = x.fixed_mark = 0;
     epoch_ = 1;
   }
+  t.epoch = epoch_;
+  t.act = take_vector();
+  t.first = 0;
+}
+
+// Components are link-disjoint and their activities distinct, so solves of different components write disjoint
+// state (their component, their activities' Hot/Warm, their links' scratch); what is shared (groups, completions,
+// spare vectors, counters) is touched only by commit_solve, in task order.
+void Network::run_solves() {
+  if (n_tasks_ == 0) return;
+  size_t work = 0;
+  for (size_t i = 0; i < n_tasks_; ++i) work += comps_[tasks_[i].comp].acts.size();
+  // Below a few thousand activities waking a thread costs more than it saves.
+  if (!workers_.empty() && n_tasks_ > 1 && work >= 4096) {
+    ++parallel_runs_;
+    next_task_.store(0, std::memory_order_relaxed);
+    busy_.store(workers_.size(), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++run_gen_;
+    }
+    wake_cv_.notify_all();
+    solve_tasks(0);
+    while (busy_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  } else {
+    for (size_t i = 0; i < n_tasks_; ++i) solve(tasks_[i], scratch_[0]);
+  }
+  for (size_t i = 0; i < n_tasks_; ++i) commit_solve(tasks_[i]);
+  n_tasks_ = 0;
+}
+
+void Network::solve_tasks(size_t thread) {
+  for (;;) {
+    const size_t i = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= n_tasks_) return;
+    solve(tasks_[i], scratch_[thread]);
+  }
+}
+
+void Network::solver_loop(size_t thread) {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_cv_.wait(lock, [&] { return stop_ || run_gen_ != seen; });
+      if (stop_) return;
+      seen = run_gen_;
+    }
+    solve_tasks(thread);
+    busy_.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+void Network::commit_solve(SolveTask& t) {
+  if (t.act.empty()) {
+    give_vector(std::move(t.act));
+    return;
+  }
+  ++solves_;
+  solved_activities_ += t.act.size();
+  push_completion(new_group(std::move(t.act)), t.first);
+  t.act = {};
+}
+
+void Network::solve(SolveTask& task, Scratch& sc) {
+  const TimeNs now = q_.now();
+  const uint32_t c = task.comp, epoch = task.epoch;
+  const double keep_below = task.keep;
   Hot* const hot = hot_.data();
   LinkScratch* const ls = link_scratch_.data();
   // The component's live activities: those below the level keep their rates and only take capacity; the others are
   // re-solved. Stale entries (left, or slot reused) are dropped.
   Comp& comp = comps_[c];
-  std::vector<uint32_t>& act = a_slot_;
+  std::vector<uint32_t>& act = task.act;
   act.clear();
   size_t kept = 0, uses = 0;
+  bool unit = true;  // every re-solved activity has unit weight on each link: weight sums are member counts
   double top = 0;
   uint32_t at_top = 0;
   for (const Member& m : comp.acts) {
@@ -430,120 +516,141 @@ void Network::solve(uint32_t c, double keep_below) {
       at_top += a.rate == top;
       for (int i = 0; i < a.n; ++i) {
         LinkScratch& x = ls[size_t(a.link[i])];
-        if (x.fixed_mark != epoch_) x.fixed_mark = epoch_, x.fixed = 0;
+        if (x.fixed_mark != epoch) x.fixed_mark = epoch, x.fixed = 0;
         x.fixed += a.w0 * a.rate;
       }
     } else {
       act.push_back(m.slot);
       uses += a.n != kOutOfLine ? a.n : recs_[a.rec].uses.size();
+      unit = unit && a.n != kOutOfLine && a.w0 == 1.0;
     }
   }
   comp.acts.resize(kept);
   comp.max_rate = top, comp.at_max = at_top, comp.always = 0;
   if (act.empty()) return;
-  ++solves_;
-  solved_activities_ += act.size();
   // The local problem: links numbered in order of first use, each activity's uses as (local link, weight). The
   // arrays only grow (sized for the largest solve so far); counters say how much of them this solve uses.
   const size_t n = act.size();
-  if (a_link_.size() < uses) a_link_.resize(uses), a_w_.resize(uses), l_mem_.resize(uses);
-  if (l_id_.size() < uses) l_id_.resize(uses), l_rem_.resize(uses), l_wsum_.resize(uses), l_unf_.resize(uses);
-  a_off_.resize(n + 1);
-  int32_t* const a_link = a_link_.data();
-  double* const a_w = a_w_.data();
-  LinkId* const l_id = l_id_.data();
-  double *const l_rem = l_rem_.data(), *const l_wsum = l_wsum_.data();
-  int32_t* const l_unf = l_unf_.data();
+  if (sc.a_link.size() < uses) sc.a_link.resize(uses), sc.a_w.resize(uses), sc.l_mem.resize(uses);
+  if (sc.l_id.size() < uses) sc.l_id.resize(uses), sc.l_rem.resize(uses), sc.l_wsum.resize(uses), sc.l_unf.resize(uses);
+  sc.a_off.resize(n + 1);
+  int32_t* const a_link = sc.a_link.data();
+  double* const a_w = sc.a_w.data();
+  LinkId* const l_id = sc.l_id.data();
+  double *const l_rem = sc.l_rem.data(), *const l_wsum = sc.l_wsum.data();
+  int32_t* const l_unf = sc.l_unf.data();
   uint32_t q = 0;
   int32_t m_links = 0;
+  auto local_of = [&](LinkId l) {
+    LinkScratch& x = ls[size_t(l)];
+    if (x.mark != epoch) {
+      x.mark = epoch;
+      x.local = m_links++;
+      l_id[x.local] = l;
+      l_rem[x.local] = std::max(0.0, cap_[size_t(l)] - (x.fixed_mark == epoch ? x.fixed : 0.0));
+      l_wsum[x.local] = 0.0;
+      l_unf[x.local] = 0;
+    }
+    return x.local;
+  };
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
     Warm& w = warm_[s];
     w.remaining -= hot[s].rate * double(now - w.last);
     w.last = now;
-    a_off_[i] = q;
-    for_uses(s, [&](LinkId l, double weight) {
-      LinkScratch& x = ls[size_t(l)];
-      if (x.mark != epoch_) {
-        x.mark = epoch_;
-        x.local = m_links++;
-        l_id[x.local] = l;
-        l_rem[x.local] = std::max(0.0, cap_[size_t(l)] - (x.fixed_mark == epoch_ ? x.fixed : 0.0));
-        l_wsum[x.local] = 0.0;
-        l_unf[x.local] = 0;
+    sc.a_off[i] = q;
+    if (unit) {  // weights are all 1: counts stand for the weight sums (filled in below)
+      const Hot& h = hot[s];
+      for (int u = 0; u < h.n; ++u) {
+        const int32_t k = local_of(h.link[u]);
+        a_link[q++] = k;
+        ++l_unf[k];
       }
-      a_link[q] = x.local;
+      continue;
+    }
+    for_uses(s, [&](LinkId l, double weight) {
+      const int32_t k = local_of(l);
+      a_link[q] = k;
       a_w[q++] = weight;
-      l_wsum[x.local] += weight;
-      ++l_unf[x.local];
+      l_wsum[k] += weight;
+      ++l_unf[k];
     });
   }
-  a_off_[n] = q;
+  if (unit)
+    for (int32_t k = 0; k < m_links; ++k) l_wsum[k] = double(l_unf[k]);
+  sc.a_off[n] = q;
   const size_t m = size_t(m_links);
   // Each local link's activities (CSR), in activity order.
-  l_moff_.resize(m + 1);
-  l_moff_[0] = 0;
-  for (size_t j = 0; j < m; ++j) l_moff_[j + 1] = l_moff_[j] + uint32_t(l_unf[j]);
-  l_fill_.assign(l_moff_.begin(), l_moff_.end() - 1);
+  sc.l_moff.resize(m + 1);
+  sc.l_moff[0] = 0;
+  for (size_t j = 0; j < m; ++j) sc.l_moff[j + 1] = sc.l_moff[j] + uint32_t(l_unf[j]);
+  sc.l_fill.assign(sc.l_moff.begin(), sc.l_moff.end() - 1);
   for (size_t i = 0; i < n; ++i)
-    for (uint32_t u = a_off_[i]; u < a_off_[i + 1]; ++u) l_mem_[l_fill_[size_t(a_link[u])]++] = uint32_t(i);
+    for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) sc.l_mem[sc.l_fill[size_t(a_link[u])]++] = uint32_t(i);
   // Progressive filling: the link with the smallest fair share saturates first; its activities freeze at that share.
   // Links whose share equals the minimum are taken together (a link at the minimum stays there as others freeze).
   // Ties between equal shares break by link id, so results are deterministic.
-  a_frozen_.assign(n, 0);
-  a_rate_.assign(n, 0.0);
-  l_key_.resize(m);
-  l_pos_.assign(m, -1);
-  l_dirty_.assign(m, 0);
-  l_heap_.clear();
-  for (size_t j = 0; j < m; ++j) l_key_[j] = l_rem_[j] / l_wsum_[j], lheap_update(int32_t(j));
-  std::vector<int32_t>& batch = l_batch_;
-  std::vector<int32_t>& dirtied = l_dirtied_;
-  while (!l_heap_.empty()) {
-    const int32_t top = l_heap_[0];
-    lheap_remove(top);
-    const double share = std::max(0.0, l_key_[size_t(top)]);
+  sc.a_frozen.assign(n, 0);
+  sc.a_rate.assign(n, 0.0);
+  sc.l_key.resize(m);
+  sc.l_pos.assign(m, -1);
+  sc.l_dirty.assign(m, 0);
+  sc.l_heap.clear();
+  for (size_t j = 0; j < m; ++j) sc.l_key[j] = sc.l_rem[j] / sc.l_wsum[j], sc.update(int32_t(j));
+  std::vector<int32_t>& batch = sc.l_batch;
+  std::vector<int32_t>& dirtied = sc.l_dirtied;
+  while (!sc.l_heap.empty()) {
+    const int32_t top = sc.l_heap[0];
+    sc.remove(top);
+    const double share = std::max(0.0, sc.l_key[size_t(top)]);
     batch.assign(1, top);
     const double tie = share * (1 + 1e-12);
-    while (!l_heap_.empty() && l_key_[size_t(l_heap_[0])] <= tie) {
-      const int32_t l = l_heap_[0];
-      lheap_remove(l);
+    while (!sc.l_heap.empty() && sc.l_key[size_t(sc.l_heap[0])] <= tie) {
+      const int32_t l = sc.l_heap[0];
+      sc.remove(l);
       batch.push_back(l);
     }
     dirtied.clear();
     for (int32_t l : batch) {
-      for (uint32_t q = l_moff_[size_t(l)]; q < l_moff_[size_t(l) + 1]; ++q) {
-        const uint32_t i = l_mem_[q];
-        if (a_frozen_[i]) continue;
-        a_frozen_[i] = 1;
-        a_rate_[i] = share;
-        for (uint32_t u = a_off_[i]; u < a_off_[i + 1]; ++u) {
-          const size_t k = size_t(a_link_[u]);
-          const double w = a_w_[u];
-          l_rem_[k] -= w * share;
-          l_wsum_[k] -= w;
-          --l_unf_[k];
-          if (!l_dirty_[k]) l_dirty_[k] = 1, dirtied.push_back(int32_t(k));
+      for (uint32_t q = sc.l_moff[size_t(l)]; q < sc.l_moff[size_t(l) + 1]; ++q) {
+        const uint32_t i = sc.l_mem[q];
+        if (sc.a_frozen[i]) continue;
+        sc.a_frozen[i] = 1;
+        sc.a_rate[i] = share;
+        if (unit) {
+          for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
+            const size_t k = size_t(sc.a_link[u]);
+            sc.l_rem[k] -= share;
+            --sc.l_unf[k];
+            if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
+          }
+          continue;
+        }
+        for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
+          const size_t k = size_t(sc.a_link[u]);
+          const double w = sc.a_w[u];
+          sc.l_rem[k] -= w * share;
+          sc.l_wsum[k] -= w;
+          --sc.l_unf[k];
+          if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
         }
       }
     }
     for (int32_t l : dirtied) {
       const size_t k = size_t(l);
-      l_dirty_[k] = 0;
-      if (l_unf_[k] <= 0) {
-        if (l_pos_[k] >= 0) lheap_remove(l);
+      sc.l_dirty[k] = 0;
+      if (sc.l_unf[k] <= 0) {
+        if (sc.l_pos[k] >= 0) sc.remove(l);
         continue;
       }
-      l_key_[k] = std::max(0.0, l_rem_[k]) / l_wsum_[k];
-      lheap_update(l);
+      sc.l_key[k] = std::max(0.0, sc.l_rem[k]) / (unit ? double(sc.l_unf[k]) : sc.l_wsum[k]);
+      sc.update(l);
     }
   }
-  std::vector<uint32_t> group = take_vector();
-  group.assign(act.begin(), act.end());
   TimeNs first = std::numeric_limits<TimeNs>::max();
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
-    const double rate = a_rate_[i];
+    const double rate = sc.a_rate[i];
     hot[s].rate = rate;
     Warm& w = warm_[s];
     w.finish = now + duration_ns(w.remaining, rate);
@@ -555,7 +662,7 @@ void Network::solve(uint32_t c, double keep_below) {
       comp.at_max += rate == comp.max_rate;
     }
   }
-  push_completion(new_group(std::move(group)), first);
+  task.first = first;
 }
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
@@ -600,7 +707,7 @@ void Network::arm_group(uint32_t g) {
   size_t keep = 0;
   for (uint32_t s : grp.slots) {
     const Warm& a = warm_[s];
-    if (!hot_[s].live || a.group != g || a.group_gen != grp.gen) continue;
+    if (a.group != g || a.group_gen != grp.gen) continue;  // retired or re-solved into another group
     grp.slots[keep++] = s;
     first = std::min(first, a.finish);
   }
@@ -635,10 +742,17 @@ void Network::wakeup(uint64_t token) {
   wake_at_ = -1;
   const TimeNs now = q_.now(), horizon = now + opt_.time_quantum_ns;
   auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
-  std::vector<std::pair<uint32_t, TimeNs>>& finished = finished_scratch_;
+  std::vector<Finished>& finished = finished_scratch_;
   std::vector<Rearm>& rearm = rearm_scratch_;
   finished.clear();
   rearm.clear();
+  // Each component the leavers leave is re-solved once, keeping what runs below the lowest leaving rate on it, in
+  // order of that rate (ties in the order the components were first touched). A component is dropped when nothing
+  // remains in it and rebuilt from what remains once more have left it than remain. Groups untouched by the
+  // re-solves keep their other activities' predictions.
+  std::vector<uint32_t>& touched = comps_scratch_;
+  touched.clear();
+  const uint64_t stamp = ++comp_stamp_;
   const uint64_t wake = ++wakes_;
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
@@ -649,43 +763,35 @@ void Network::wakeup(uint64_t token) {
     grp.wake = wake;
     TimeNs first = std::numeric_limits<TimeNs>::max();
     size_t keep = 0;
+    // Only live activities belong to a group (retiring one takes it out), so the scan reads Warm alone for those
+    // that stay.
     for (uint32_t s : grp.slots) {
       Warm& a = warm_[s];
-      Hot& h = hot_[s];
-      if (!h.live || a.group != c.group || a.group_gen != c.gen) continue;
+      if (a.group != c.group || a.group_gen != c.gen) continue;
       if (a.finish > horizon) {
         grp.slots[keep++] = s;
         first = std::min(first, a.finish);
         continue;
       }
+      Hot& h = hot_[s];
       h.live = false;
       --active_;
       --grp.owned;  // the group stays allocated until it is re-armed below
       a.group = UINT32_MAX;
-      finished.emplace_back(s, a.finish);
+      finished.push_back(Finished{s, h.join, h.rec, a.finish});
+      if (!h.in_comp) continue;
+      h.in_comp = false;
+      const uint32_t k = link_comp_[size_t(first_link(s))];
+      Comp& comp = comps_[k];
+      --comp.live;
+      ++comp.departed;
+      if (h.rate <= 0 || h.n == kOutOfLine) --comp.always;
+      else if (h.rate == comp.max_rate) --comp.at_max;
+      if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = h.rate, touched.push_back(k);
+      else comp.keep = std::min(comp.keep, h.rate);
     }
     grp.slots.resize(keep);
     rearm.push_back(Rearm{c.group, c.gen, uint32_t(keep), first});
-  }
-  // Each component the leavers leave is re-solved once, keeping what runs below the lowest leaving rate on it, in
-  // order of that rate (ties in the order the components were first touched). A component is dropped when nothing
-  // remains in it and rebuilt from what remains once more have left it than remain. Groups untouched by the
-  // re-solves keep their other activities' predictions.
-  std::vector<uint32_t>& touched = comps_scratch_;
-  touched.clear();
-  const uint64_t stamp = ++comp_stamp_;
-  for (const auto& [s, t] : finished) {
-    Hot& h = hot_[s];
-    if (!h.in_comp) continue;
-    h.in_comp = false;
-    const uint32_t c = link_comp_[size_t(first_link(s))];
-    Comp& comp = comps_[c];
-    --comp.live;
-    ++comp.departed;
-    if (h.rate <= 0 || h.n == kOutOfLine) --comp.always;
-    else if (h.rate == comp.max_rate) --comp.at_max;
-    if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = h.rate, touched.push_back(c);
-    else comp.keep = std::min(comp.keep, h.rate);
   }
   std::stable_sort(touched.begin(), touched.end(),
                    [&](uint32_t a, uint32_t b) { return comps_[a].keep < comps_[b].keep; });
@@ -699,11 +805,12 @@ void Network::wakeup(uint64_t token) {
     } else if (comps_[c].departed > comps_[c].live) {
       std::vector<uint32_t>& parts = rebuilt_scratch_;
       rebuild_comp(c, parts);
-      for (uint32_t p : parts) solve(p, keep);
+      for (uint32_t p : parts) add_solve(p, keep);
     } else {
-      solve(c, keep);
+      add_solve(c, keep);
     }
   }
+  run_solves();
   for (const Rearm& r : rearm) {
     Group& grp = groups_[r.group];
     if (grp.gen != r.gen) continue;  // emptied by the re-solves and freed
@@ -712,20 +819,19 @@ void Network::wakeup(uint64_t token) {
     else arm_group(r.group);
   }
   schedule_wakeup();
-  for (auto& [slot, t] : finished) {
-    Hot& h = hot_[slot];
-    const uint32_t join = h.join;
-    h.join = kNoJoin;
+  for (const Finished& f : finished) {
+    const uint32_t slot = f.slot, join = f.join;
+    const TimeNs t = f.t;
     FlowDone d{-1, 0, t};
     DoneFn done;
-    if (h.rec != kNoRec) {
-      Activity& a = recs_[h.rec];
+    if (f.rec != kNoRec) {
+      Activity& a = recs_[f.rec];
       d = FlowDone{a.id, a.start, t};
       done = std::move(a.done);
       a.done = nullptr;
       a.uses.clear();
-      free_recs_.push_back(h.rec);
-      h.rec = kNoRec;
+      free_recs_.push_back(f.rec);
+      hot_[slot].rec = kNoRec;
     }
     free_slot(slot);
     if (join != kNoJoin) finish_join_member(join, t);  // a member of a start_flows set: no callback of its own

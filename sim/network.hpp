@@ -11,8 +11,13 @@
 // rounded up to the next ns.
 #pragma once
 #include <cstdint>
+#include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "sim/event_queue.hpp"
@@ -31,6 +36,9 @@ struct NetworkOptions {
   // with congestion control off, reference §3); true = shares ∝ 1 / route latency, SimGrid CM02's model of TCP's
   // RTT unfairness, used to check this solver against SimGrid on flows of unequal latencies.
   bool latency_weighted = false;
+  // Threads that re-solve the components one event touches (each component is solved by one thread; groups and
+  // completions are made afterwards in the order a single thread makes them, so results do not depend on it).
+  int solver_threads = 1;
 };
 
 class Network {
@@ -38,6 +46,9 @@ class Network {
   using DoneFn = std::function<void(const FlowDone&)>;
 
   Network(const Topology& topo, EventQueue& queue, NetworkOptions options = {});
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
 
   // Starts at queue.now(); `done` runs at the finish time (route latency included).
   int64_t start_flow(const FlowRequest& req, DoneFn done);
@@ -53,6 +64,7 @@ class Network {
   const std::vector<double>& link_bytes() const { return link_bytes_; }
   uint64_t solves() const { return solves_; }
   uint64_t solved_activities() const { return solved_activities_; }
+  uint64_t parallel_solve_runs() const { return parallel_runs_; }  // events whose solves ran on several threads
   size_t active() const { return active_; }
 
  private:
@@ -145,18 +157,45 @@ class Network {
   void dissolve_comp(uint32_t c);  // nothing left in it: its links belong to no component
   void release_comp(uint32_t c);   // emptied (dissolved or merged away): back to the free list
   void rebuild_comp(uint32_t c, std::vector<uint32_t>& out);  // `out`: the components its live activities form
-  // Re-solves the component. Single-weight activities with rate < keep_below keep their rates: when activities
-  // leave, every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs
-  // identically up to that level, since the leavers' links all saturate at or above it).
-  void solve(uint32_t c, double keep_below);
-  // The solve's indexed min-heap of local links on (fair share, link id).
-  bool lheap_less(int32_t a, int32_t b) const;
-  void lheap_place(size_t i, int32_t l);
-  void lheap_sift_up(size_t i);
-  void lheap_sift_down(size_t i);
-  void lheap_update(int32_t l);
-  void lheap_remove(int32_t l);
-
+  // A solve's local problem: its links (global id, capacity left, weight sum, unfrozen count, heap key and position)
+  // and activities (frozen, rate, uses as local link + weight in CSR, per-link member lists in CSR). The arrays only
+  // grow (sized for the largest solve so far); one per solver thread.
+  struct Scratch {
+    std::vector<LinkId> l_id;
+    std::vector<double> l_rem, l_wsum, l_key;
+    std::vector<int32_t> l_unf, l_pos, l_heap;
+    std::vector<uint8_t> l_dirty;
+    std::vector<uint32_t> l_moff, l_fill, l_mem;
+    std::vector<int32_t> l_batch, l_dirtied;
+    std::vector<uint32_t> a_off;
+    std::vector<int32_t> a_link;
+    std::vector<double> a_w, a_rate;
+    std::vector<uint8_t> a_frozen;
+    // The indexed min-heap of local links on (fair share, link id).
+    bool less(int32_t a, int32_t b) const;
+    void place(size_t i, int32_t l);
+    void sift_up(size_t i);
+    void sift_down(size_t i);
+    void update(int32_t l);
+    void remove(int32_t l);
+  };
+  // One component to re-solve. Single-weight activities with rate < keep keep their rates: when activities leave,
+  // every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs identically up
+  // to that level, since the leavers' links all saturate at or above it). The solve fills `act` (the activities it
+  // gave rates to) and `first` (their earliest finish); commit_solve makes their group.
+  struct SolveTask {
+    uint32_t comp;
+    double keep;
+    uint32_t epoch;
+    std::vector<uint32_t> act;
+    TimeNs first;
+  };
+  void add_solve(uint32_t c, double keep);
+  void run_solves();  // the tasks added since the last run, on the solver threads, then committed in order
+  void solve(SolveTask& t, Scratch& sc);
+  void commit_solve(SolveTask& t);
+  void solver_loop(size_t thread);
+  void solve_tasks(size_t thread);  // takes tasks until none is left
   // The activities one solve gave rates to, with one heap entry at their earliest finish: a solve pushes one entry,
   // not one per activity; a wakeup scans the group (as the solve did), retires what is due and re-arms the rest.
   struct Group {
@@ -218,20 +257,23 @@ class Network {
   std::vector<uint64_t> dirty_mark_;
   uint64_t dirty_stamp_ = 0;
   std::vector<LinkId> touched_scratch_;
-  // A solve's local problem: its links (global id, capacity left, weight sum, unfrozen count, heap key and position)
-  // and activities (slot, frozen, rate, uses as local link + weight in CSR, per-link member lists in CSR).
-  std::vector<LinkId> l_id_;
-  std::vector<double> l_rem_, l_wsum_, l_key_;
-  std::vector<int32_t> l_unf_, l_pos_, l_heap_;
-  std::vector<uint8_t> l_dirty_;
-  std::vector<uint32_t> l_moff_, l_fill_, l_mem_;
-  std::vector<int32_t> l_batch_, l_dirtied_;
-  std::vector<uint32_t> a_slot_, a_off_;
-  std::vector<int32_t> a_link_;
-  std::vector<double> a_w_, a_rate_;
-  std::vector<uint8_t> a_frozen_;
+  std::vector<Scratch> scratch_;  // per solver thread
+  std::vector<SolveTask> tasks_;
+  size_t n_tasks_ = 0;
+  // Solver threads beyond the caller's: woken per run_solves with many activities, they take tasks by `next_task_`.
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_cv_;
+  uint64_t run_gen_ = 0;  // guarded by mu_
+  bool stop_ = false;     // guarded by mu_
+  std::atomic<size_t> next_task_{0};
+  std::atomic<size_t> busy_{0};  // workers still in the current run
   // Event scratch, kept between events so a round allocates nothing once warm.
-  std::vector<std::pair<uint32_t, TimeNs>> finished_scratch_;
+  struct Finished {
+    uint32_t slot, join, rec;
+    TimeNs t;
+  };
+  std::vector<Finished> finished_scratch_;
   // A group a wakeup scanned: what it still held after the scan and their earliest finish, so it is re-armed
   // without a second scan unless a re-solve took some of them.
   struct Rearm {
@@ -251,7 +293,7 @@ class Network {
   int64_t next_id_ = 0;
   uint64_t wake_token_ = 0;
   TimeNs wake_at_ = -1;
-  uint64_t solves_ = 0, solved_activities_ = 0;
+  uint64_t solves_ = 0, solved_activities_ = 0, parallel_runs_ = 0;
   size_t active_ = 0;
 };
 

@@ -108,6 +108,37 @@ TEST(Network, SameInputsGiveIdenticalResults) {
   EXPECT_NE(a.finish, c.finish);  // the seed matters
 }
 
+TEST(Network, SolverThreadsGiveTheResultsOfOne) {
+  // Four uniform 64-GPU all-to-alls on disjoint nodes, whose events coincide, and four jittered 16-GPU ones: with
+  // two or three solver threads every flow finishes at the same ns as with one, exact and with a time quantum.
+  Topology t(h800_cluster(40));
+  std::vector<FlowRequest> all;
+  for (int k = 0; k < 8; ++k) {
+    auto g = k < 4 ? all_to_all(t, 64, int64_t(1) << 18, 0.0, 20) : all_to_all(t, 16, int64_t(1) << 18, 0.5, uint64_t(20 + k));
+    const int base = k < 4 ? 64 * k : 256 + 16 * (k - 4);
+    for (auto& f : g) f.src_gpu += base, f.dst_gpu += base;
+    all.insert(all.end(), g.begin(), g.end());
+  }
+  for (const TimeNs quantum : {TimeNs(0), TimeNs(2000)}) {
+    NetworkOptions one{NetworkMode::flow, quantum};
+    const auto serial = run_flows(t, all, one);
+    for (const int threads : {2, 3}) {
+      NetworkOptions many = one;
+      many.solver_threads = threads;
+      EventQueue q;
+      Network net(t, q, many);
+      std::vector<TimeNs> finish(all.size(), -1);
+      for (size_t i = 0; i < all.size(); ++i) net.start_flow(all[i], [&finish, i](const FlowDone& d) { finish[i] = d.finish; });
+      q.run();
+      EXPECT_GT(net.parallel_solve_runs(), 0u) << "the threads must have been used";
+      EXPECT_EQ(net.solves(), serial.solves);
+      ASSERT_EQ(finish, serial.finish) << threads << " threads, quantum " << quantum;
+    }
+  }
+  EventQueue q;
+  EXPECT_THROW(Network(t, q, NetworkOptions{NetworkMode::flow, 0, false, 0}), std::invalid_argument);
+}
+
 TEST(Network, IncrementalResolveTouchesOnlyTheConnectedActivities) {
   // Two all-to-alls on disjoint nodes are separate components: a completion in one never re-solves the other.
   Topology t(h800_cluster(8));
