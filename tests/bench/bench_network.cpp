@@ -83,21 +83,27 @@ void BM_EventQueue(benchmark::State& state) {
 }
 BENCHMARK(BM_EventQueue)->Arg(64)->Arg(4096)->Unit(benchmark::kMillisecond);
 
+// Argument: solver threads (the 32 groups are disjoint components whose events coincide, so their re-solves run in
+// parallel; results are identical to one thread's).
 void BM_Uniform32xEP64(benchmark::State& state) {
   const auto sets = ep_groups(32, 0);
   Outcome o;
-  for (auto _ : state) o = run(sets, {});
+  NetworkOptions opt;
+  opt.solver_threads = int(state.range(0));
+  for (auto _ : state) o = run(sets, opt);
   state.counters["makespan_us"] = double(o.makespan) / 1e3;
   state.counters["solves"] = double(o.solves);
   state.counters["flows"] = 129024;
 }
-BENCHMARK(BM_Uniform32xEP64)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Uniform32xEP64)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 // Rounds after the first on one network, as a multi-round collective or a step runs them: slots are reused.
 void BM_Uniform32xEP64NextRounds(benchmark::State& state) {
   const auto sets = ep_groups(32, 0);
   EventQueue q;
-  Network net(cluster2048(), q, {});
+  NetworkOptions opt;
+  opt.solver_threads = int(state.range(0));
+  Network net(cluster2048(), q, opt);
   TimeNs start = 0, makespan = 0;
   auto round = [&] {
     start = q.now();
@@ -108,7 +114,7 @@ void BM_Uniform32xEP64NextRounds(benchmark::State& state) {
   for (auto _ : state) round();
   state.counters["makespan_us"] = double(makespan) / 1e3;
 }
-BENCHMARK(BM_Uniform32xEP64NextRounds)->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_Uniform32xEP64NextRounds)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(5);
 
 // The same round as 32 coflows (one activity per all-to-all): with equal sizes its makespan is the per-flow one.
 void BM_Uniform32xEP64Coflow(benchmark::State& state) {
@@ -121,20 +127,24 @@ void BM_Uniform32xEP64Coflow(benchmark::State& state) {
 }
 BENCHMARK(BM_Uniform32xEP64Coflow)->Unit(benchmark::kMillisecond)->Iterations(5);
 
-// Jittered (±50 %): per-flow with a time quantum (argument, ns); the makespan error is measured against the exact solve of one
-// group (the 32 groups are disjoint components, so the whole run's error is the same per group).
+// Jittered (±50 %): per-flow with a time quantum (first argument, ns) on some solver threads (second argument: a
+// wakeup retires what is due within the quantum in every group, so the groups' re-solves run in parallel). The
+// makespan error is measured against the exact solve of one group (the 32 groups are disjoint components, so the
+// whole run's error is the same per group).
 void BM_Jittered32xEP64Quantum(benchmark::State& state) {
   const auto sets = ep_groups(32, 0.5);
   Outcome o;
   const TimeNs quantum = state.range(0);
-  for (auto _ : state) o = run(sets, NetworkOptions{NetworkMode::flow, quantum});
+  NetworkOptions opt{NetworkMode::flow, quantum};
+  opt.solver_threads = int(state.range(1));
+  for (auto _ : state) o = run(sets, opt);
   const std::vector<std::vector<FlowRequest>> one(sets.begin(), sets.begin() + 1);
   const Outcome exact = run(one, {}), quick = run(one, NetworkOptions{NetworkMode::flow, quantum});
   state.counters["makespan_us"] = double(o.makespan) / 1e3;
   state.counters["solves"] = double(o.solves);
   state.counters["group_error_pct"] = 100.0 * std::abs(double(quick.makespan - exact.makespan)) / double(exact.makespan);
 }
-BENCHMARK(BM_Jittered32xEP64Quantum)->Arg(1000)->Arg(5000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Jittered32xEP64Quantum)->Args({1000, 1})->Args({1000, 2})->Args({5000, 1})->Args({5000, 2})->Args({10000, 1})->Unit(benchmark::kMillisecond)->Iterations(1);
 
 void BM_Jittered32xEP64Coflow(benchmark::State& state) {
   const auto sets = ep_groups(32, 0.5);
