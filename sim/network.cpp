@@ -580,13 +580,32 @@ void Network::solve(SolveTask& task, Scratch& sc) {
     for (int32_t k = 0; k < m_links; ++k) l_wsum[k] = double(l_unf[k]);
   sc.a_off[n] = q;
   const size_t m = size_t(m_links);
-  // Each local link's activities (CSR), in activity order.
-  sc.l_moff.resize(m + 1);
-  sc.l_moff[0] = 0;
-  for (size_t j = 0; j < m; ++j) sc.l_moff[j + 1] = sc.l_moff[j] + uint32_t(l_unf[j]);
-  sc.l_fill.assign(sc.l_moff.begin(), sc.l_moff.end() - 1);
-  for (size_t i = 0; i < n; ++i)
-    for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) sc.l_mem[sc.l_fill[size_t(a_link[u])]++] = uint32_t(i);
+  // Each local link's unfrozen activities (CSR), in activity order, for those in `list` (l_unf counts them).
+  auto build_members = [&](const uint32_t* list, size_t count) {
+    sc.l_moff.resize(m + 1);
+    sc.l_moff[0] = 0;
+    for (size_t j = 0; j < m; ++j) sc.l_moff[j + 1] = sc.l_moff[j] + uint32_t(std::max(0, sc.l_unf[j]));
+    sc.l_fill.assign(sc.l_moff.begin(), sc.l_moff.end() - 1);
+    for (size_t x = 0; x < count; ++x) {
+      const uint32_t i = list[x];
+      for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) sc.l_mem[sc.l_fill[size_t(a_link[u])]++] = i;
+    }
+  };
+  // Unit weights: the first levels find the activities a saturated level freezes by one pass over the unfrozen ones
+  // instead of member lists (a uniform all-to-all has one or two levels, each freezing most of what is open); at the
+  // first level that can freeze less than half of what is open, or past kPassLevels, the lists are built for what
+  // is left. Every activity frozen at a level subtracts the same share from each of its links, so the order in
+  // which a level's activities freeze does not change a bit of the result. Other weights: member lists from the start
+  // (a level's activities freeze in the order of its links' lists, as the weighted sums need a fixed order).
+  constexpr int kPassLevels = 4;
+  int levels = 0;
+  bool members = !unit;
+  std::vector<uint32_t>& open = sc.a_list;
+  open.resize(n);
+  for (size_t i = 0; i < n; ++i) open[i] = uint32_t(i);
+  size_t n_open = n;
+  if (members) build_members(open.data(), n);
+  sc.l_sat.assign(m, 0);
   // Progressive filling: the link with the smallest fair share saturates first; its activities freeze at that share.
   // Links whose share equals the minimum are taken together (a link at the minimum stays there as others freeze).
   // Ties between equal shares break by link id, so results are deterministic.
@@ -611,21 +630,48 @@ void Network::solve(SolveTask& task, Scratch& sc) {
       batch.push_back(l);
     }
     dirtied.clear();
-    for (int32_t l : batch) {
+    auto freeze_unit = [&](uint32_t i) {
+      sc.a_frozen[i] = 1;
+      sc.a_rate[i] = share;
+      for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
+        const size_t k = size_t(sc.a_link[u]);
+        sc.l_rem[k] -= share;
+        --sc.l_unf[k];
+        if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
+      }
+    };
+    if (!members) {
+      // A pass pays when the level freezes much of what is open: its links' unfrozen counts bound what it freezes.
+      size_t bound = 0;
+      for (int32_t l : batch) bound += size_t(std::max(0, sc.l_unf[size_t(l)]));
+      if (2 * bound < n_open || ++levels > kPassLevels) {
+        build_members(open.data(), n_open);
+        members = true;
+      }
+    }
+    if (!members) {
+      for (int32_t l : batch) sc.l_sat[size_t(l)] = 1;
+      size_t kept = 0;
+      for (size_t x = 0; x < n_open; ++x) {
+        const uint32_t i = open[x];
+        bool hit = false;
+        for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) hit |= sc.l_sat[size_t(sc.a_link[u])] != 0;
+        if (hit) freeze_unit(i);
+        else open[kept++] = i;
+      }
+      n_open = kept;
+      for (int32_t l : batch) sc.l_sat[size_t(l)] = 0;
+    }
+    for (int32_t l : members ? std::span<const int32_t>(batch) : std::span<const int32_t>()) {
       for (uint32_t q = sc.l_moff[size_t(l)]; q < sc.l_moff[size_t(l) + 1]; ++q) {
         const uint32_t i = sc.l_mem[q];
         if (sc.a_frozen[i]) continue;
-        sc.a_frozen[i] = 1;
-        sc.a_rate[i] = share;
         if (unit) {
-          for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
-            const size_t k = size_t(sc.a_link[u]);
-            sc.l_rem[k] -= share;
-            --sc.l_unf[k];
-            if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
-          }
+          freeze_unit(i);
           continue;
         }
+        sc.a_frozen[i] = 1;
+        sc.a_rate[i] = share;
         for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
           const size_t k = size_t(sc.a_link[u]);
           const double w = sc.a_w[u];

@@ -171,6 +171,8 @@ class Network {
     std::vector<int32_t> a_link;
     std::vector<double> a_w, a_rate;
     std::vector<uint8_t> a_frozen;
+    std::vector<uint32_t> a_list;  // activities not yet frozen (filling by passes)
+    std::vector<uint8_t> l_sat;    // links saturated at the current level (filling by passes)
     // The indexed min-heap of local links on (fair share, link id).
     bool less(int32_t a, int32_t b) const;
     void place(size_t i, int32_t l);
