@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace cs {
 
 void EventQueue::at(TimeNs t, Callback fn) {
@@ -13,10 +15,21 @@ void EventQueue::at(TimeNs t, Callback fn) {
     slots_[slot] = std::move(fn);
   } else {
     slot = uint32_t(slots_.size());
+    if (slot >> kSlotBits)
+      throw std::length_error(fmt::format("EventQueue::at: more than {} events pending", uint64_t(1) << kSlotBits));
     slots_.push_back(std::move(fn));
   }
-  heap_.push_back(Key{t, next_seq_++, slot});
+  if (next_seq_ >= seq_limit_) renumber();
+  heap_.push_back(Key{t, next_seq_++ << kSlotBits | slot});
   sift_up(heap_.size() - 1);
+}
+
+void EventQueue::renumber() {
+  std::vector<Key> keys = heap_;
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return later(b, a); });
+  for (size_t i = 0; i < keys.size(); ++i) keys[i].ord = uint64_t(i) << kSlotBits | keys[i].slot();
+  heap_ = std::move(keys);  // sorted ascending: a valid min-heap
+  next_seq_ = heap_.size();
 }
 
 void EventQueue::sift_up(size_t i) {
@@ -51,9 +64,9 @@ bool EventQueue::step() {
   heap_.pop_back();
   if (!heap_.empty()) sift_down(0);
   now_ = top.t;
-  Callback fn = std::move(slots_[top.slot]);
-  slots_[top.slot] = nullptr;
-  free_slots_.push_back(top.slot);
+  Callback fn = std::move(slots_[top.slot()]);
+  slots_[top.slot()] = nullptr;
+  free_slots_.push_back(top.slot());
   ++processed_;
   fn();  // may schedule more events
   return true;

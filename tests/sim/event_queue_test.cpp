@@ -59,4 +59,26 @@ TEST(EventQueue, ManyEventsStayOrdered) {
   EXPECT_EQ(q.events_processed(), 10000u);
 }
 
+TEST(EventQueue, TiesKeepInsertionOrderAcrossSequenceRestarts) {
+  // Sequences restart every 7 insertions here (every 2^36 by default): ties still run in insertion order, also for
+  // events scheduled from callbacks while older ones are pending.
+  for (const uint64_t limit : {uint64_t(7), uint64_t(1) << 36}) {
+    EventQueue q(limit);
+    std::vector<int> order;
+    int next = 0;
+    for (int i = 0; i < 40; ++i) q.at(TimeNs(i % 3) * 10, [&order, i] { order.push_back(i); });
+    q.at(10, [&] {
+      for (int k = 0; k < 20; ++k) q.at(20, [&order, k] { order.push_back(100 + k); });
+      next = 1;
+    });
+    q.run();
+    std::vector<int> expected;
+    for (int r = 0; r < 3; ++r)
+      for (int i = r; i < 40; i += 3) expected.push_back(i);
+    for (int k = 0; k < 20; ++k) expected.push_back(100 + k);  // scheduled at 10 for 20: after the earlier ties at 20
+    EXPECT_EQ(order, expected) << "restart every " << limit;
+    EXPECT_EQ(next, 1);
+  }
+}
+
 }  // namespace cs
