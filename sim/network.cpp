@@ -630,12 +630,17 @@ void Network::solve(SolveTask& task, Scratch& sc) {
       batch.push_back(l);
     }
     dirtied.clear();
-    auto freeze_unit = [&](uint32_t i) {
+    auto freeze = [&](uint32_t i) {  // at the level's share; unit weights leave the weight sums to the counts
       sc.a_frozen[i] = 1;
       sc.a_rate[i] = share;
       for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
         const size_t k = size_t(sc.a_link[u]);
-        sc.l_rem[k] -= share;
+        if (unit) {
+          sc.l_rem[k] -= share;
+        } else {
+          sc.l_rem[k] -= sc.a_w[u] * share;
+          sc.l_wsum[k] -= sc.a_w[u];
+        }
         --sc.l_unf[k];
         if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
       }
@@ -656,32 +661,16 @@ void Network::solve(SolveTask& task, Scratch& sc) {
         const uint32_t i = open[x];
         bool hit = false;
         for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) hit |= sc.l_sat[size_t(sc.a_link[u])] != 0;
-        if (hit) freeze_unit(i);
+        if (hit) freeze(i);
         else open[kept++] = i;
       }
       n_open = kept;
       for (int32_t l : batch) sc.l_sat[size_t(l)] = 0;
     }
-    for (int32_t l : members ? std::span<const int32_t>(batch) : std::span<const int32_t>()) {
-      for (uint32_t q = sc.l_moff[size_t(l)]; q < sc.l_moff[size_t(l) + 1]; ++q) {
-        const uint32_t i = sc.l_mem[q];
-        if (sc.a_frozen[i]) continue;
-        if (unit) {
-          freeze_unit(i);
-          continue;
-        }
-        sc.a_frozen[i] = 1;
-        sc.a_rate[i] = share;
-        for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
-          const size_t k = size_t(sc.a_link[u]);
-          const double w = sc.a_w[u];
-          sc.l_rem[k] -= w * share;
-          sc.l_wsum[k] -= w;
-          --sc.l_unf[k];
-          if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
-        }
-      }
-    }
+    if (members)
+      for (int32_t l : batch)
+        for (uint32_t q = sc.l_moff[size_t(l)]; q < sc.l_moff[size_t(l) + 1]; ++q)
+          if (!sc.a_frozen[sc.l_mem[q]]) freeze(sc.l_mem[q]);
     for (int32_t l : dirtied) {
       const size_t k = size_t(l);
       sc.l_dirty[k] = 0;
