@@ -438,10 +438,11 @@ void Network::add_solve(uint32_t c, double keep) {
 // spare vectors, counters) is touched only by commit_solve, in task order.
 void Network::run_solves() {
   if (n_tasks_ == 0) return;
-  size_t work = 0;
-  for (size_t i = 0; i < n_tasks_; ++i) work += comps_[tasks_[i].comp].acts.size();
+  size_t work = 0;  // counted only where there are threads to share it
+  if (!workers_.empty() && n_tasks_ > 1)
+    for (size_t i = 0; i < n_tasks_; ++i) work += comps_[tasks_[i].comp].acts.size();
   // Below a few thousand activities waking a thread costs more than it saves.
-  if (!workers_.empty() && n_tasks_ > 1 && work >= 4096) {
+  if (work >= 4096) {
     ++parallel_runs_;
     next_task_.store(0, std::memory_order_relaxed);
     busy_.store(workers_.size(), std::memory_order_relaxed);
