@@ -23,6 +23,8 @@ uint32_t reuse_or_append(std::vector<T>& items, std::vector<uint32_t>& free) {
   return i;
 }
 
+// How many activities ahead a scan over scattered slots prefetches their records.
+constexpr size_t kAhead = 12;
 bool later(TimeNs ta, uint64_t ia, TimeNs tb, uint64_t ib) { return ta != tb ? ta > tb : ia > ib; }
 TimeNs duration_ns(double bytes, double rate) {
   if (bytes <= 0) return 0;
@@ -508,7 +510,14 @@ void Network::solve(SolveTask& task, Scratch& sc) {
   bool unit = true;  // every re-solved activity has unit weight on each link: weight sums are member counts
   double top = 0;
   uint32_t at_top = 0;
-  for (const Member& m : comp.acts) {
+  const size_t n_members = comp.acts.size();
+  for (size_t x = 0; x < n_members; ++x) {
+    const Member m = comp.acts[x];
+    // The members lie scattered over the slot tables: fetch ahead what this scan and the build below read.
+    if (x + kAhead < n_members) {
+      __builtin_prefetch(&hot[comp.acts[x + kAhead].slot]);
+      __builtin_prefetch(&warm_[comp.acts[x + kAhead].slot]);
+    }
     const Hot& a = hot[m.slot];
     if (a.gen != m.gen || !a.live || !a.in_comp) continue;
     comp.acts[kept++] = m;
@@ -703,13 +712,19 @@ void Network::solve(SolveTask& task, Scratch& sc) {
 
 uint32_t Network::new_group(std::vector<uint32_t> slots) {
   const uint32_t g = reuse_or_append(groups_, free_groups_);
-  for (uint32_t s : slots) leave_group(s);
+  // g was free, so no activity belongs to it at its new generation: each slot leaves its old group after the bump.
+  const uint32_t gen = ++groups_[g].gen;
+  const size_t n = slots.size();
+  for (size_t x = 0; x < n; ++x) {
+    if (x + kAhead < n) __builtin_prefetch(&warm_[slots[x + kAhead]]);
+    const uint32_t s = slots[x];
+    leave_group(s);
+    warm_[s].group = g, warm_[s].group_gen = gen;
+  }
   Group& grp = groups_[g];
-  grp.gen++;
   give_vector(std::move(grp.slots));
   grp.slots = std::move(slots);
-  grp.owned = uint32_t(grp.slots.size());
-  for (uint32_t s : grp.slots) warm_[s].group = g, warm_[s].group_gen = grp.gen;
+  grp.owned = uint32_t(n);
   return g;
 }
 
@@ -801,7 +816,11 @@ void Network::wakeup(uint64_t token) {
     size_t keep = 0;
     // Only live activities belong to a group (retiring one takes it out), so the scan reads Warm alone for those
     // that stay.
-    for (uint32_t s : grp.slots) {
+    const uint32_t* const slots = grp.slots.data();
+    const size_t n_slots = grp.slots.size();
+    for (size_t x = 0; x < n_slots; ++x) {
+      const uint32_t s = slots[x];
+      if (x + kAhead < n_slots) __builtin_prefetch(&warm_[slots[x + kAhead]]), __builtin_prefetch(&hot_[slots[x + kAhead]]);
       Warm& a = warm_[s];
       if (a.group != c.group || a.group_gen != c.gen) continue;
       if (a.finish > horizon) {
