@@ -252,7 +252,10 @@ void Network::activate_batch(TimeNs at) {
   std::vector<LinkId>& firsts = touched_scratch_;
   instant.clear();
   firsts.clear();
-  for (uint32_t s : slots) {
+  const size_t n_slots = slots.size();
+  for (size_t x = 0; x < n_slots; ++x) {
+    const uint32_t s = slots[x];
+    if (x + kAhead < n_slots) __builtin_prefetch(&hot_[slots[x + kAhead]], 1), __builtin_prefetch(&warm_[slots[x + kAhead]], 1);
     Hot& h = hot_[s];
     warm_[s].last = at;
     h.rate = 0;
@@ -398,6 +401,10 @@ void Network::Scratch::sift_down(size_t i) {
     i = c;
   }
   place(i, l);
+}
+void Network::Scratch::heapify() {
+  for (size_t i = 0; i < l_heap.size(); ++i) l_pos[size_t(l_heap[i])] = int32_t(i);
+  for (size_t i = l_heap.size() / 2; i-- > 0;) sift_down(i);
 }
 void Network::Scratch::update(int32_t l) {
   const int32_t p = l_pos[size_t(l)];
@@ -624,10 +631,17 @@ void Network::solve(SolveTask& task, Scratch& sc) {
   sc.l_key.resize(m);
   sc.l_pos.assign(m, -1);
   sc.l_dirty.assign(m, 0);
-  sc.l_heap.clear();
-  for (size_t j = 0; j < m; ++j) sc.l_key[j] = sc.l_rem[j] / sc.l_wsum[j], sc.update(int32_t(j));
+  sc.l_heap.resize(m);
+  for (size_t j = 0; j < m; ++j) sc.l_key[j] = sc.l_rem[j] / sc.l_wsum[j], sc.l_heap[j] = int32_t(j);
+  sc.heapify();
   std::vector<int32_t>& batch = sc.l_batch;
-  std::vector<int32_t>& dirtied = sc.l_dirtied;
+  // Raw pointers for the filling loops: through the vectors, every byte store (frozen, dirty marks) would make the
+  // compiler reload each vector's data pointer.
+  sc.l_dirtied.resize(m);
+  int32_t* const dirtied = sc.l_dirtied.data();
+  const uint32_t* const a_off = sc.a_off.data();
+  uint8_t *const a_frozen = sc.a_frozen.data(), *const l_sat = sc.l_sat.data(), *const l_dirty = sc.l_dirty.data();
+  double* const a_rate = sc.a_rate.data();
   while (!sc.l_heap.empty()) {
     const int32_t top = sc.l_heap[0];
     sc.remove(top);
@@ -639,63 +653,80 @@ void Network::solve(SolveTask& task, Scratch& sc) {
       sc.remove(l);
       batch.push_back(l);
     }
-    dirtied.clear();
+    size_t n_dirtied = 0;
     auto freeze = [&](uint32_t i) {  // at the level's share; unit weights leave the weight sums to the counts
-      sc.a_frozen[i] = 1;
-      sc.a_rate[i] = share;
-      for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) {
-        const size_t k = size_t(sc.a_link[u]);
+      a_frozen[i] = 1;
+      a_rate[i] = share;
+      for (uint32_t u = a_off[i]; u < a_off[i + 1]; ++u) {
+        const size_t k = size_t(a_link[u]);
         if (unit) {
-          sc.l_rem[k] -= share;
+          l_rem[k] -= share;
         } else {
-          sc.l_rem[k] -= sc.a_w[u] * share;
-          sc.l_wsum[k] -= sc.a_w[u];
+          l_rem[k] -= a_w[u] * share;
+          l_wsum[k] -= a_w[u];
         }
-        --sc.l_unf[k];
-        if (!sc.l_dirty[k]) sc.l_dirty[k] = 1, dirtied.push_back(int32_t(k));
+        --l_unf[k];
+        if (!l_dirty[k]) l_dirty[k] = 1, dirtied[n_dirtied++] = int32_t(k);
       }
     };
     if (!members) {
       // A pass pays when the level freezes much of what is open: its links' unfrozen counts bound what it freezes.
       size_t bound = 0;
-      for (int32_t l : batch) bound += size_t(std::max(0, sc.l_unf[size_t(l)]));
+      for (int32_t l : batch) bound += size_t(std::max(0, l_unf[size_t(l)]));
       if (2 * bound < n_open || ++levels > kPassLevels) {
         build_members(open.data(), n_open);
         members = true;
       }
     }
     if (!members) {
-      for (int32_t l : batch) sc.l_sat[size_t(l)] = 1;
+      for (int32_t l : batch) l_sat[size_t(l)] = 1;
+      uint32_t* const op = open.data();
       size_t kept = 0;
       for (size_t x = 0; x < n_open; ++x) {
-        const uint32_t i = open[x];
+        const uint32_t i = op[x];
         bool hit = false;
-        for (uint32_t u = sc.a_off[i]; u < sc.a_off[i + 1]; ++u) hit |= sc.l_sat[size_t(sc.a_link[u])] != 0;
+        for (uint32_t u = a_off[i]; u < a_off[i + 1]; ++u) hit |= l_sat[size_t(a_link[u])] != 0;
         if (hit) freeze(i);
-        else open[kept++] = i;
+        else op[kept++] = i;
       }
       n_open = kept;
-      for (int32_t l : batch) sc.l_sat[size_t(l)] = 0;
+      for (int32_t l : batch) l_sat[size_t(l)] = 0;
     }
-    if (members)
+    if (members) {
+      const uint32_t *const moff = sc.l_moff.data(), *const mem = sc.l_mem.data();
       for (int32_t l : batch)
-        for (uint32_t q = sc.l_moff[size_t(l)]; q < sc.l_moff[size_t(l) + 1]; ++q)
-          if (!sc.a_frozen[sc.l_mem[q]]) freeze(sc.l_mem[q]);
-    for (int32_t l : dirtied) {
+        for (uint32_t q = moff[size_t(l)]; q < moff[size_t(l) + 1]; ++q)
+          if (!a_frozen[mem[q]]) freeze(mem[q]);
+    }
+    // New fair shares of the links the level touched. Where it touched many of the links left, the heap is rebuilt
+    // in one go (its order is total, on (share, id), so how it is built does not change what it yields).
+    const bool rebuild = 4 * n_dirtied >= sc.l_heap.size();
+    for (size_t d = 0; d < n_dirtied; ++d) {
+      const int32_t l = dirtied[d];
       const size_t k = size_t(l);
-      sc.l_dirty[k] = 0;
-      if (sc.l_unf[k] <= 0) {
-        if (sc.l_pos[k] >= 0) sc.remove(l);
+      l_dirty[k] = 0;
+      if (l_unf[k] <= 0) {
+        if (!rebuild && sc.l_pos[k] >= 0) sc.remove(l);
         continue;
       }
-      sc.l_key[k] = std::max(0.0, sc.l_rem[k]) / (unit ? double(sc.l_unf[k]) : sc.l_wsum[k]);
-      sc.update(l);
+      sc.l_key[k] = std::max(0.0, l_rem[k]) / (unit ? double(l_unf[k]) : l_wsum[k]);
+      if (!rebuild) sc.update(l);
+      else if (sc.l_pos[k] < 0) sc.l_heap.push_back(l);
+    }
+    if (rebuild) {
+      size_t kept = 0;
+      for (int32_t l : sc.l_heap) {
+        if (l_unf[size_t(l)] > 0) sc.l_heap[kept++] = l;
+        else sc.l_pos[size_t(l)] = -1;
+      }
+      sc.l_heap.resize(kept);
+      sc.heapify();
     }
   }
   TimeNs first = std::numeric_limits<TimeNs>::max();
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
-    const double rate = sc.a_rate[i];
+    const double rate = a_rate[i];
     hot[s].rate = rate;
     Warm& w = warm_[s];
     w.finish = now + duration_ns(w.remaining, rate);

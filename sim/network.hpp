@@ -179,6 +179,7 @@ class Network {
     void sift_down(size_t i);
     void update(int32_t l);
     void remove(int32_t l);
+    void heapify();  // l_heap holds the links in any order: make it a heap and set their positions
   };
   // One component to re-solve. Single-weight activities with rate < keep keep their rates: when activities leave,
   // every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs identically up
