@@ -684,9 +684,10 @@ void Network::solve(SolveTask& task, Scratch& sc) {
       size_t kept = 0;
       for (size_t x = 0; x < n_open; ++x) {
         const uint32_t i = op[x];
-        bool hit = false;
-        for (uint32_t u = a_off[i]; u < a_off[i + 1]; ++u) hit |= l_sat[size_t(a_link[u])] != 0;
-        if (hit) freeze(i);
+        uint32_t u = a_off[i];
+        const uint32_t end = a_off[i + 1];
+        while (u < end && !l_sat[size_t(a_link[u])]) ++u;
+        if (u < end) freeze(i);
         else op[kept++] = i;
       }
       n_open = kept;
