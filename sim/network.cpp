@@ -409,16 +409,6 @@ void Network::Scratch::heapify() {
   for (size_t i = 0; i < l_heap.size(); ++i) l_pos[size_t(l_heap[i])] = int32_t(i);
   for (size_t i = l_heap.size() / 2; i-- > 0;) sift_down(i);
 }
-void Network::Scratch::update(int32_t l) {
-  const int32_t p = l_pos[size_t(l)];
-  if (p < 0) {
-    l_heap.push_back(l);
-    sift_up(l_heap.size() - 1);
-    return;
-  }
-  sift_up(size_t(p));
-  sift_down(size_t(l_pos[size_t(l)]));
-}
 void Network::Scratch::remove(int32_t l) {
   const size_t i = size_t(l_pos[size_t(l)]);
   l_pos[size_t(l)] = -1;
@@ -633,33 +623,50 @@ void Network::solve(SolveTask& task, Scratch& sc) {
   sc.a_rate.assign(n, 0.0);
   sc.l_key.resize(m);
   sc.l_pos.assign(m, -1);
-  sc.l_dirty.assign(m, 0);
   sc.l_heap.resize(m);
   for (size_t j = 0; j < m; ++j) sc.l_key[j] = sc.l_rem[j] / sc.l_wsum[j], sc.l_heap[j] = int32_t(j);
   sc.heapify();
   std::vector<int32_t>& batch = sc.l_batch;
-  // Raw pointers for the filling loops: through the vectors, every byte store (frozen, dirty marks) would make the
-  // compiler reload each vector's data pointer.
-  sc.l_dirtied.resize(m);
-  int32_t* const dirtied = sc.l_dirtied.data();
+  // Raw pointers for the filling loops: through the vectors, every byte store (frozen, saturated marks) would make
+  // the compiler reload each vector's data pointer.
   const uint32_t* const a_off = sc.a_off.data();
-  uint8_t *const a_frozen = sc.a_frozen.data(), *const l_sat = sc.l_sat.data(), *const l_dirty = sc.l_dirty.data();
+  uint8_t *const a_frozen = sc.a_frozen.data(), *const l_sat = sc.l_sat.data();
   double* const a_rate = sc.a_rate.data();
-  while (!sc.l_heap.empty()) {
+  // Shares are brought up to date lazily: freezing activities at a level's share only raises the shares of the
+  // links they cross (what is left is shared by fewer), so a link's stored share is at most its true one, and the
+  // top of the heap is the least link (by share, then id) once its own share is refreshed. A refreshed share that
+  // grew sinks; a link nobody crosses any more leaves when it comes up.
+  auto share_of = [&](size_t k) { return std::max(0.0, l_rem[k]) / (unit ? double(l_unf[k]) : l_wsum[k]); };
+  auto fresh_top = [&]() {  // false once the heap is empty
+    while (!sc.l_heap.empty()) {
+      const size_t k = size_t(sc.l_heap[0]);
+      if (l_unf[k] <= 0) {
+        sc.remove(int32_t(k));
+        continue;
+      }
+      const double key = share_of(k);
+      if (key == sc.l_key[k]) return true;
+      sc.l_key[k] = key;
+      sc.sift_down(0);
+    }
+    return false;
+  };
+  while (fresh_top()) {
     const int32_t top = sc.l_heap[0];
     sc.remove(top);
     const double share = std::max(0.0, sc.l_key[size_t(top)]);
     batch.assign(1, top);
     const double tie = share * (1 + 1e-12);
-    while (!sc.l_heap.empty() && sc.l_key[size_t(sc.l_heap[0])] <= tie) {
+    while (fresh_top() && sc.l_key[size_t(sc.l_heap[0])] <= tie) {
       const int32_t l = sc.l_heap[0];
       sc.remove(l);
       batch.push_back(l);
     }
-    size_t n_dirtied = 0;
+    size_t touched = 0;  // link uses the level changed
     auto freeze = [&](uint32_t i) {  // at the level's share; unit weights leave the weight sums to the counts
       a_frozen[i] = 1;
       a_rate[i] = share;
+      touched += a_off[i + 1] - a_off[i];
       for (uint32_t u = a_off[i]; u < a_off[i + 1]; ++u) {
         const size_t k = size_t(a_link[u]);
         if (unit) {
@@ -669,7 +676,6 @@ void Network::solve(SolveTask& task, Scratch& sc) {
           l_wsum[k] -= a_w[u];
         }
         --l_unf[k];
-        if (!l_dirty[k]) l_dirty[k] = 1, dirtied[n_dirtied++] = int32_t(k);
       }
     };
     if (!members) {
@@ -702,26 +708,14 @@ void Network::solve(SolveTask& task, Scratch& sc) {
         for (uint32_t q = moff[size_t(l)]; q < moff[size_t(l) + 1]; ++q)
           if (!a_frozen[mem[q]]) freeze(mem[q]);
     }
-    // New fair shares of the links the level touched. Where it touched many of the links left, the heap is rebuilt
-    // in one go (its order is total, on (share, id), so how it is built does not change what it yields).
-    const bool rebuild = 4 * n_dirtied >= sc.l_heap.size();
-    for (size_t d = 0; d < n_dirtied; ++d) {
-      const int32_t l = dirtied[d];
-      const size_t k = size_t(l);
-      l_dirty[k] = 0;
-      if (l_unf[k] <= 0) {
-        if (!rebuild && sc.l_pos[k] >= 0) sc.remove(l);
-        continue;
-      }
-      sc.l_key[k] = std::max(0.0, l_rem[k]) / (unit ? double(l_unf[k]) : l_wsum[k]);
-      if (!rebuild) sc.update(l);
-      else if (sc.l_pos[k] < 0) sc.l_heap.push_back(l);
-    }
-    if (rebuild) {
+    // A level that changed at least as many link uses as there are links left refreshes them all and rebuilds the
+    // heap in one go (its order is total, on (share, id), so how it is built does not change what it yields).
+    if (touched >= sc.l_heap.size()) {
       size_t kept = 0;
       for (int32_t l : sc.l_heap) {
-        if (l_unf[size_t(l)] > 0) sc.l_heap[kept++] = l;
-        else sc.l_pos[size_t(l)] = -1;
+        const size_t k = size_t(l);
+        if (l_unf[k] > 0) sc.l_key[k] = share_of(k), sc.l_heap[kept++] = l;
+        else sc.l_pos[k] = -1;
       }
       sc.l_heap.resize(kept);
       sc.heapify();

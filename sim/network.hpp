@@ -163,21 +163,19 @@ class Network {
     std::vector<LinkId> l_id;
     std::vector<double> l_rem, l_wsum, l_key;
     std::vector<int32_t> l_unf, l_pos, l_heap;
-    std::vector<uint8_t> l_dirty;
     std::vector<uint32_t> l_moff, l_fill, l_mem;
-    std::vector<int32_t> l_batch, l_dirtied;
+    std::vector<int32_t> l_batch;
     std::vector<uint32_t> a_off;
     std::vector<int32_t> a_link;
     std::vector<double> a_w, a_rate;
     std::vector<uint8_t> a_frozen;
     std::vector<uint32_t> a_list;  // activities not yet frozen (filling by passes)
     std::vector<uint8_t> l_sat;    // links saturated at the current level (filling by passes)
-    // The indexed min-heap of local links on (fair share, link id).
+    // The indexed min-heap of local links on (fair share, link id); shares are refreshed lazily (see solve).
     bool less(int32_t a, int32_t b) const;
     void place(size_t i, int32_t l);
     void sift_up(size_t i);
     void sift_down(size_t i);
-    void update(int32_t l);
     void remove(int32_t l);
     void heapify();  // l_heap holds the links in any order: make it a heap and set their positions
   };
