@@ -146,7 +146,7 @@ uint32_t Network::start_flow_slot(const FlowRequest& req) {
   if (r.hops <= kInline) {
     h.n = uint8_t(r.hops);
     h.w0 = w;
-    std::copy_n(r.ids.begin(), r.hops, h.link);
+    std::copy_n(r.ids.begin(), kInline, h.link);  // all of them (a fixed-size copy, no library call); n says how many count
   } else {
     std::array<Use, Route::kMaxHops> uses;
     for (int i = 0; i < r.hops; ++i) uses[size_t(i)] = Use{r.ids[size_t(i)], w};

@@ -88,6 +88,7 @@ class Network {
     uint32_t rec = UINT32_MAX;  // its record in recs_, or kNoRec
   };
   static_assert(sizeof(Hot) == 64, "one cache line per activity in the solver's scans");
+  static_assert(kInline <= Route::kMaxHops, "a flow's inline links are copied from its route in one block");
   // What a solve and a wakeup read besides Hot, 32 bytes.
   struct Warm {
     double remaining = 0;      // bytes (a coflow: bytes on its bottleneck link)
