@@ -32,6 +32,7 @@ TimeNs duration_ns(double bytes, double rate) {
   // Round up, forgiving the last bits of floating-point noise so exact quotients stay exact. (Truncation and a
   // compare: std::ceil is a library call on baseline x86-64.)
   const double x = bytes / rate - 1e-6;
+  if (!(x < 0x1p62)) return std::numeric_limits<TimeNs>::max() / 4;  // a rate so low it never finishes
   const TimeNs t = TimeNs(x);
   return double(t) < x ? t + 1 : t;
 }
@@ -635,7 +636,9 @@ void Network::solve(SolveTask& task, Scratch& sc) {
   // Shares are brought up to date lazily: freezing activities at a level's share only raises the shares of the
   // links they cross (what is left is shared by fewer), so a link's stored share is at most its true one, and the
   // top of the heap is the least link (by share, then id) once its own share is refreshed. A refreshed share that
-  // grew sinks; a link nobody crosses any more leaves when it comes up.
+  // grew sinks; a link nobody crosses any more leaves when it comes up. (In floating point a recomputed share can
+  // come out a rounding error below the stored one; such a link is ordered by the stored value until it surfaces,
+  // which can move a level's share by that rounding error, never more; results stay deterministic.)
   auto share_of = [&](size_t k) { return std::max(0.0, l_rem[k]) / (unit ? double(l_unf[k]) : l_wsum[k]); };
   auto fresh_top = [&]() {  // false once the heap is empty
     while (!sc.l_heap.empty()) {
@@ -834,6 +837,11 @@ void Network::wakeup(uint64_t token) {
   touched.clear();
   const uint64_t stamp = ++comp_stamp_;
   const uint64_t wake = ++wakes_;
+  // Raw pointers (the tables do not grow here): through the vectors every flag store would reload them.
+  Hot* const hot = hot_.data();
+  Warm* const warm = warm_.data();
+  Comp* const comps = comps_.data();
+  const uint32_t* const link_comp = link_comp_.data();
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
@@ -845,28 +853,28 @@ void Network::wakeup(uint64_t token) {
     size_t keep = 0;
     // Only live activities belong to a group (retiring one takes it out), so the scan reads Warm alone for those
     // that stay.
-    const uint32_t* const slots = grp.slots.data();
+    uint32_t* const slots = grp.slots.data();
     const size_t n_slots = grp.slots.size();
+    size_t left = 0;
     for (size_t x = 0; x < n_slots; ++x) {
       const uint32_t s = slots[x];
-      if (x + kAhead < n_slots) __builtin_prefetch(&warm_[slots[x + kAhead]]), __builtin_prefetch(&hot_[slots[x + kAhead]]);
-      Warm& a = warm_[s];
+      if (x + kAhead < n_slots) __builtin_prefetch(&warm[slots[x + kAhead]]), __builtin_prefetch(&hot[slots[x + kAhead]]);
+      Warm& a = warm[s];
       if (a.group != c.group || a.group_gen != c.gen) continue;
       if (a.finish > horizon) {
-        grp.slots[keep++] = s;
+        slots[keep++] = s;
         first = std::min(first, a.finish);
         continue;
       }
-      Hot& h = hot_[s];
+      Hot& h = hot[s];
       h.live = false;
-      --active_;
-      --grp.owned;  // the group stays allocated until it is re-armed below
+      ++left;
       a.group = UINT32_MAX;
       finished.push_back(Finished{s, h.join, h.rec, a.finish});
       if (!h.in_comp) continue;
       h.in_comp = false;
-      const uint32_t k = link_comp_[size_t(first_link(s))];
-      Comp& comp = comps_[k];
+      const uint32_t k = link_comp[size_t(h.n != kOutOfLine ? h.link[0] : recs_[h.rec].uses[0].link)];
+      Comp& comp = comps[k];
       --comp.live;
       ++comp.departed;
       if (h.rate <= 0 || h.n == kOutOfLine) --comp.always;
@@ -874,6 +882,8 @@ void Network::wakeup(uint64_t token) {
       if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = h.rate, touched.push_back(k);
       else comp.keep = std::min(comp.keep, h.rate);
     }
+    active_ -= left;
+    grp.owned -= uint32_t(left);  // the group stays allocated until it is re-armed below
     grp.slots.resize(keep);
     rearm.push_back(Rearm{c.group, c.gen, uint32_t(keep), first});
   }
