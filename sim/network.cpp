@@ -873,7 +873,7 @@ void Network::wakeup(uint64_t token) {
       finished.push_back(Finished{s, h.join, h.rec, a.finish});
       if (!h.in_comp) continue;
       h.in_comp = false;
-      const uint32_t k = link_comp[size_t(h.n != kOutOfLine ? h.link[0] : recs_[h.rec].uses[0].link)];
+      const uint32_t k = link_comp[size_t(first_link(h))];
       Comp& comp = comps[k];
       --comp.live;
       ++comp.departed;

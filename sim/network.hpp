@@ -125,9 +125,8 @@ class Network {
       for (const Use& u : recs_[h.rec].uses) f(u.link, u.weight);
     }
   }
-  LinkId first_link(uint32_t s) const {
-    return hot_[s].n != kOutOfLine ? hot_[s].link[0] : recs_[hot_[s].rec].uses[0].link;
-  }
+  LinkId first_link(const Hot& h) const { return h.n != kOutOfLine ? h.link[0] : recs_[h.rec].uses[0].link; }
+  LinkId first_link(uint32_t s) const { return first_link(hot_[s]); }
   struct Member {
     uint32_t slot, gen;
   };
