@@ -625,9 +625,11 @@ void Network::solve(SolveTask& task, Scratch& sc) {
   sc.a_frozen.assign(n, 0);
   sc.a_rate.assign(n, 0.0);
   sc.l_key.resize(m);
-  sc.l_pos.assign(m, -1);
+  // A link's fair share: what is left of its capacity over its unfrozen activities (unit weights: their count).
+  auto share_of = [&](size_t k) { return std::max(0.0, l_rem[k]) / (unit ? double(l_unf[k]) : l_wsum[k]); };
+  sc.l_pos.resize(m);  // heapify places every link
   sc.l_heap.resize(m);
-  for (size_t j = 0; j < m; ++j) sc.l_key[j] = sc.l_rem[j] / sc.l_wsum[j], sc.l_heap[j] = int32_t(j);
+  for (size_t j = 0; j < m; ++j) sc.l_key[j] = share_of(j), sc.l_heap[j] = int32_t(j);
   sc.heapify();
   std::vector<int32_t>& batch = sc.l_batch;
   // Raw pointers for the filling loops: through the vectors, every byte store (frozen, saturated marks) would make
@@ -641,7 +643,6 @@ void Network::solve(SolveTask& task, Scratch& sc) {
   // grew sinks; a link nobody crosses any more leaves when it comes up. (In floating point a recomputed share can
   // come out a rounding error below the stored one; such a link is ordered by the stored value until it surfaces,
   // which can move a level's share by that rounding error, never more; results stay deterministic.)
-  auto share_of = [&](size_t k) { return std::max(0.0, l_rem[k]) / (unit ? double(l_unf[k]) : l_wsum[k]); };
   auto fresh_top = [&]() {  // false once the heap is empty
     while (!sc.l_heap.empty()) {
       const size_t k = size_t(sc.l_heap[0]);
