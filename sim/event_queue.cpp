@@ -25,10 +25,9 @@ void EventQueue::at(TimeNs t, Callback fn) {
 }
 
 void EventQueue::renumber() {
-  std::vector<Key> keys = heap_;
-  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) { return later(b, a); });
-  for (size_t i = 0; i < keys.size(); ++i) keys[i].ord = uint64_t(i) << kSlotBits | keys[i].slot();
-  heap_ = std::move(keys);  // sorted ascending: a valid min-heap
+  std::sort(heap_.begin(), heap_.end(), [](const Key& a, const Key& b) { return later(b, a); });
+  // Sorted ascending is a valid min-heap, and renumbering in that order keeps it one.
+  for (size_t i = 0; i < heap_.size(); ++i) heap_[i].ord = uint64_t(i) << kSlotBits | heap_[i].slot();
   next_seq_ = heap_.size();
 }
 
