@@ -122,25 +122,42 @@ void expert_parallel(const Topology& topo, const CollectiveSpec& s, CollectivePl
   const int nodes = R / gpn;
   std::vector<int64_t> ib(size_t(R) * size_t(nodes), 0), nvl(size_t(R) * size_t(gpn), 0);
   std::vector<int> node_seen(size_t(nodes), -1), rank_seen(size_t(R), -1);
-  for (int r = 0; r < R; ++r)
+  // Each expert's rank, node and index in its node, looked up, and the copies counted without branches: integer
+  // divisions and mispredicted "seen already?" branches were most of this loop's time.
+  std::vector<int> rank_of(size_t(s.experts)), node_of(size_t(s.experts)), local_of(size_t(s.experts));
+  for (int e = 0; e < s.experts; ++e) {
+    rank_of[size_t(e)] = e / per_rank;
+    node_of[size_t(e)] = rank_of[size_t(e)] / gpn;
+    local_of[size_t(e)] = rank_of[size_t(e)] % gpn;
+  }
+  const int32_t* const chosen = routing.experts.data();
+  for (int r = 0; r < R; ++r) {
+    const int index = r % gpn;
+    int64_t* const ib_row = ib.data() + size_t(r) * size_t(nodes);
+    int64_t rdma = 0, nvlink = 0;
     for (int64_t t = 0; t < tokens; ++t) {
       const int stamp = int(t);
+      const int32_t* const row = chosen + (int64_t(r) * tokens + t) * routing.shape.topk;  // routing.expert(r, t, k) = row[k]
       for (int k = 0; k < s.topk; ++k) {
-        const int dst = routing.expert(r, t, k) / per_rank, node = dst / gpn;
-        const int relay = node * gpn + r % gpn;  // same in-node index on the target node
-        if (node_seen[size_t(node)] != stamp) {
-          node_seen[size_t(node)] = stamp;
-          plan.rdma_copies[size_t(r)]++;
-          if (relay != r) ib[size_t(r) * size_t(nodes) + size_t(node)]++;
-        }
-        if (rank_seen[size_t(dst)] != stamp) {
-          rank_seen[size_t(dst)] = stamp;
-          plan.nvl_copies[size_t(r)]++;
-          if (dst != relay) nvl[size_t(relay) * size_t(gpn) + size_t(dst % gpn)]++;
-        }
+        const size_t e = size_t(row[k]);
+        const int dst = rank_of[e], node = node_of[e];
+        const int relay = node * gpn + index;  // same in-node index on the target node
+        // One IB copy per (token, target node), to the relay unless that is r itself; one NVLink copy per (token,
+        // target rank), from the relay unless the relay is the target.
+        const int new_node = node_seen[size_t(node)] != stamp;
+        node_seen[size_t(node)] = stamp;
+        rdma += new_node;
+        ib_row[node] += new_node & int(relay != r);
+        const int new_rank = rank_seen[size_t(dst)] != stamp;
+        rank_seen[size_t(dst)] = stamp;
+        nvlink += new_rank;
+        nvl[size_t(relay) * size_t(gpn) + size_t(local_of[e])] += new_rank & int(dst != relay);
       }
-      if (t + 1 == tokens) std::fill(node_seen.begin(), node_seen.end(), -1), std::fill(rank_seen.begin(), rank_seen.end(), -1);
     }
+    plan.rdma_copies[size_t(r)] = rdma;
+    plan.nvl_copies[size_t(r)] = nvlink;
+    std::fill(node_seen.begin(), node_seen.end(), -1), std::fill(rank_seen.begin(), rank_seen.end(), -1);
+  }
   if (sample.scale != 1)  // a sampled routing: scale the copies to the whole micro-batch
     for (auto* v : {&plan.rdma_copies, &plan.nvl_copies})
       for (int64_t& c : *v) c = std::llround(double(c) * sample.scale);

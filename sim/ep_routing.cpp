@@ -43,13 +43,20 @@ void balanced(const EpRoutingSpec& spec, const MoeShape& s, TokenRouting& out) {
   if (per_token_node > per_node)
     throw std::invalid_argument(fmt::format("balanced routing: top-{} over {} nodes needs {} experts per node, nodes hold {}",
                                             s.topk, m, per_token_node, per_node));
+  // Expert i of token `base`: node (base + i % m) mod nodes, index ((base / nodes)·per_token_node + i / m) mod
+  // per_node. i % m < nodes and i / m < per_token_node ≤ per_node, so per token one division each and a conditional
+  // subtraction per expert give the same values (64-bit divisions per expert were most of this loop's time).
+  std::vector<int> step_node(size_t(s.topk)), step_within(size_t(s.topk));
+  for (int i = 0; i < s.topk; ++i) step_node[size_t(i)] = i % m, step_within[size_t(i)] = i / m;
   size_t o = 0;
   for (int r = 0; r < s.ranks; ++r)
     for (int64_t t = 0; t < s.tokens_per_rank; ++t) {
       const int64_t base = int64_t(r) * s.tokens_per_rank + t;
+      const int node0 = int(base % nodes), within0 = int((base / nodes) * per_token_node % per_node);
       for (int i = 0; i < s.topk; ++i) {
-        const int node = int((base + i % m) % nodes);
-        const int within = int(((base / nodes) * per_token_node + i / m) % per_node);
+        int node = node0 + step_node[size_t(i)], within = within0 + step_within[size_t(i)];
+        if (node >= nodes) node -= nodes;
+        if (within >= per_node) within -= per_node;
         out.experts[o++] = node * per_node + within;
       }
     }
