@@ -16,6 +16,7 @@ struct GpuSpec {
   double nvlink_gbps = 0;         // NVLink per direction, GB/s
   double nvlink_achievable_gbps = 0;
   double clock_mhz = 0;           // boost clock the peaks assume
+  bool operator==(const GpuSpec&) const = default;
 };
 
 }  // namespace cs

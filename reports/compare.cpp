@@ -265,7 +265,9 @@ Comparison compare_runs(const Scenario& a, const nlohmann::json& run_a, const Sc
   return c;
 }
 
-CompareOutput compare_scenarios(const Scenario& a, const Scenario& b, const RunOptions& o) {
+CompareOutput compare_scenarios(const Scenario& a, const Scenario& b, const RunOptions& options) {
+  RunOptions o = options;  // both sides share collective timings where their clusters and networks are equal
+  if (!o.timings) o.timings = std::make_shared<TimingCache>();
   auto run = [&o](const Scenario& s) {
     try {
       return run_scenario(s, o);

@@ -105,14 +105,13 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
   const Phase& first = first_simulated(s);
   std::vector<std::string> notes;
 
-  std::map<int, std::unique_ptr<StepSimulator>> sims;  // by node count: phases may run on fewer nodes
+  // One simulator per cluster the phases run on (they may run on fewer nodes), shared with other runs when asked.
+  const std::shared_ptr<TimingCache> timings = o.timings ? o.timings : std::make_shared<TimingCache>();
   auto simulate = [&](const Phase& ph, int64_t n, bool timeline) {
     ExecutorOptions e = eo;
     e.timeline = timeline;
     const StepSpec spec = step_spec(s, ph, n);
-    auto& sim = sims[ph.nodes];
-    if (!sim) sim = std::make_unique<StepSimulator>(spec.cluster, spec.network);
-    return sim->simulate(spec, phase_schedule(ph, n), cost, e);
+    return timings->simulator(spec.cluster, spec.network)->simulate(spec, phase_schedule(ph, n), cost, e);
   };
   const int64_t full_n = first.layout.micro_batches();
   out.step = simulate(first, full_n, o.timeline);
@@ -343,9 +342,10 @@ nlohmann::json run_report_input(const RunOutput& out) {
   return r;
 }
 
-nlohmann::json run_figures(const Scenario& s) {
+nlohmann::json run_figures(const Scenario& s, const std::shared_ptr<TimingCache>& timings) {
   RunOptions o;
   o.timeline = false;
+  o.timings = timings;
   const nlohmann::json j = run_scenario(s, o).json;
   nlohmann::json f;
   for (const char* k : {"gpus", "schedule", "micro_batches", "step_time_s", "tokens_per_s_per_gpu", "mfu",
@@ -360,6 +360,11 @@ nlohmann::json run_figures(const Scenario& s) {
                               j["memory"][0]["capacity_gib"].get<double>());
   }
   return f;
+}
+
+std::function<nlohmann::json(const Scenario&)> shared_run_figures() {
+  auto timings = std::make_shared<TimingCache>();
+  return [timings](const Scenario& s) { return run_figures(s, timings); };
 }
 
 }  // namespace cs

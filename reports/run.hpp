@@ -1,5 +1,7 @@
 // `clustersim run`: simulate a scenario's step, project the whole training run, and report both.
 #pragma once
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -15,6 +17,9 @@ struct RunOptions {
   bool every_gpu = false;   // simulate every data-parallel replica (automatic for imbalanced routing)
   bool timeline = true;     // keep the first phase's timeline (traces, HTML report)
   bool detail = false;      // trace slices of the parts inside each instruction
+  // Step simulators (topologies and collective timings) to share with other runs on the same cluster and network,
+  // e.g. a sweep's points; none: the run keeps its own.
+  std::shared_ptr<TimingCache> timings;
 };
 
 // The step of `phase` with `micro_batches` micro-batches per pipeline.
@@ -35,6 +40,8 @@ std::string run_text(const nlohmann::json& j);
 // The HTML report's input (figures, breakdown, timeline, memory, links) for a run.
 nlohmann::json run_report_input(const RunOutput& out);
 // The sweep's per-point evaluation: run_scenario without timelines, its JSON figures.
-nlohmann::json run_figures(const Scenario& s);
+nlohmann::json run_figures(const Scenario& s, const std::shared_ptr<TimingCache>& timings = nullptr);
+// run_figures with one TimingCache for every point it evaluates (thread-safe): what `clustersim sweep` runs.
+std::function<nlohmann::json(const Scenario&)> shared_run_figures();
 
 }  // namespace cs

@@ -30,6 +30,7 @@ struct FabricSpec {
   int64_t latency_same_leaf_ns = 2800;   // [ISCA] Table 5, 64 B
   int64_t latency_cross_leaf_ns = 3700;  // [ISCA] Table 5, 64 B
   std::string routing = "ecmp-dest";     // ecmp-dest | ecmp-hash
+  bool operator==(const FabricSpec&) const = default;
 };
 
 struct NodeSpec {
@@ -38,6 +39,7 @@ struct NodeSpec {
   double nic_gbps = 400;           // NIC line rate, Gb/s
   double pcie_gbps = 64;           // PCIe Gen5 x16 per direction, GB/s (UNCONFIRMED in the reference: assumed)
   int64_t nvlink_latency_ns = 3330;  // [ISCA] Table 5
+  bool operator==(const NodeSpec&) const = default;
 };
 
 struct ClusterSpec {
@@ -47,6 +49,7 @@ struct ClusterSpec {
   int nodes = 1;
   FabricSpec fabric;
   int gpus() const { return nodes * node.gpus; }
+  bool operator==(const ClusterSpec&) const = default;
 };
 
 }  // namespace cs

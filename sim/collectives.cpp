@@ -315,14 +315,23 @@ const CollectiveCost& CollectiveTimer::cost(const CollectiveSpec& s) {
                                 s.jitter, s.seed, s.tokens_per_rank, s.hidden, s.experts, s.topk, int(s.routing.kind),
                                 s.routing.seed, s.routing.zipf_exponent, s.routing.load_file, s.routing.max_nodes);
   for (int g : s.gpus) key += fmt::format(",{}", g);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
   const CollectiveResult r =
       backend_ == NetworkBackend::simgrid ? run_collective_simgrid(topo_, s) : run_collective(topo_, s, opt_);
   CollectiveCost c;
   c.time_ns = r.time_ns;
   for (size_t id = 0; id < r.link_bytes.size(); ++id) c.bytes[size_t(topo_.link(LinkId(id)).kind)] += r.link_bytes[id];
-  return cache_.emplace(std::move(key), c).first->second;
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_.emplace(std::move(key), c).first->second;  // another thread's equal entry wins: the same values
+}
+
+size_t CollectiveTimer::cached() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cache_.size();
 }
 
 }  // namespace cs

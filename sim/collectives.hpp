@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -88,19 +89,22 @@ struct CollectiveCost {
 
 enum class NetworkBackend { native, simgrid };
 
+// Thread-safe: threads sharing a timer (a sweep's points on one cluster) each time what is not cached yet, outside the
+// lock; a shape timed by two threads at once is timed twice, to the same result.
 class CollectiveTimer {
  public:
   CollectiveTimer(const Topology& topo, NetworkOptions options, NetworkBackend backend = NetworkBackend::native)
       : topo_(topo), opt_(options), backend_(backend) {}
   TimeNs duration(const CollectiveSpec& spec) { return cost(spec).time_ns; }
   const CollectiveCost& cost(const CollectiveSpec& spec);
-  size_t cached() const { return cache_.size(); }
+  size_t cached() const;
 
  private:
   const Topology& topo_;
   NetworkOptions opt_;
   NetworkBackend backend_;
-  std::map<std::string, CollectiveCost> cache_;
+  mutable std::mutex mu_;
+  std::map<std::string, CollectiveCost> cache_;  // entries are never removed: references to them stay valid
 };
 
 }  // namespace cs

@@ -320,6 +320,26 @@ StepSimulator::StepSimulator(const ClusterSpec& cluster, const NetworkConfig& ne
       timer_(topo_, network_options(network),
              network.backend == "simgrid" ? NetworkBackend::simgrid : NetworkBackend::native) {}
 
+std::shared_ptr<StepSimulator> TimingCache::simulator(const ClusterSpec& cluster, const NetworkConfig& network) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = std::find_if(sims_.begin(), sims_.end(), [&](const std::shared_ptr<StepSimulator>& s) {
+    return s->cluster() == cluster && s->network() == network;
+  });
+  std::shared_ptr<StepSimulator> sim;
+  if (it != sims_.end()) {
+    sim = *it;
+    sims_.erase(it);
+  } else {
+    sim = std::make_shared<StepSimulator>(cluster, network);
+    if (sims_.size() >= kKept) {
+      auto idle = std::find_if(sims_.begin(), sims_.end(), [](const auto& s) { return s.use_count() == 1; });
+      if (idle != sims_.end()) sims_.erase(idle);
+    }
+  }
+  sims_.push_back(sim);
+  return sim;
+}
+
 StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& sch, const CostModel& cost,
                                    const ExecutorOptions& o) {
   if (spec.cluster.nodes != cluster_.nodes || spec.cluster.name != cluster_.name)

@@ -18,7 +18,10 @@
 // them), so a slow GPU (a straggler, or one holding popular experts) holds back its whole group. The data-parallel
 // collectives at the end of the step wait for every replica: the step ends with the slowest class.
 #pragma once
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "calibration/cost_model.hpp"
 #include "sim/collectives.hpp"
@@ -54,12 +57,28 @@ class StepSimulator {
   StepResult simulate(const StepSpec& spec, const sched::Schedule& schedule, const CostModel& cost,
                       const ExecutorOptions& options);
   const ClusterSpec& cluster() const { return cluster_; }
+  const NetworkConfig& network() const { return network_; }
 
  private:
   ClusterSpec cluster_;
   NetworkConfig network_;
   Topology topo_;
   CollectiveTimer timer_;
+};
+
+// Step simulators kept for every step simulated on an equal cluster and network: the phases of one run, a sweep's
+// points, both sides of a compare. A collective's isolated duration depends only on the cluster, the network options
+// and the collective, so sharing the timings changes no result, only how often a collective is simulated. Thread-safe
+// (StepSimulator::simulate may run on several threads at once); the least recently used simulator not in use is let
+// go beyond kKept.
+class TimingCache {
+ public:
+  static constexpr size_t kKept = 16;
+  std::shared_ptr<StepSimulator> simulator(const ClusterSpec& cluster, const NetworkConfig& network);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::shared_ptr<StepSimulator>> sims_;  // most recently used last
 };
 
 }  // namespace cs

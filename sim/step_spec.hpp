@@ -30,6 +30,7 @@ struct NetworkConfig {
   std::string mode = "flow";       // flow (per-flow max-min) | coflow (one activity per collective)
   std::string backend = "native";  // native | simgrid (small clusters)
   int64_t time_quantum_ns = 0;
+  bool operator==(const NetworkConfig&) const = default;
 };
 
 // A GPU whose computation runs `slowdown` times slower than its peers (thermal throttling, a degraded HBM stack, a

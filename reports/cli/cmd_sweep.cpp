@@ -54,7 +54,7 @@ void print_summary(const nlohmann::json& s, const SweepArgs& a, const std::vecto
 
 int run(const SweepArgs& a) {
   MpiRanks ranks;
-  const Evaluator eval = run_figures;  // the simulated step and the projection of every point
+  const Evaluator eval = shared_run_figures();  // the simulated step and the projection of every point
   SweepPlan plan;
   std::exception_ptr failed;
   try {

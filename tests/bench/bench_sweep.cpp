@@ -84,7 +84,7 @@ void BM_WholeSweepSimulated(benchmark::State& state) {
   const cs::SweepPlan plan = cs::load_sweep(simulated_sweep_file());
   const std::string out = (fs::temp_directory_path() / "clustersim-bench-sweep" / "simulated").string();
   nlohmann::json summary;
-  for (auto _ : state) summary = cs::run_sweep(plan, cs::run_figures, cs::SweepOptions{out, 2, false, {}, {}});
+  for (auto _ : state) summary = cs::run_sweep(plan, cs::shared_run_figures(), cs::SweepOptions{out, 2, false, {}, {}});
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(plan.size()));
   state.counters["points"] = double(plan.size());
   state.counters["ok"] = summary["counts"]["ok"].get<double>();

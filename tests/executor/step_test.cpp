@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "reports/run.hpp"
 #include "scenarios/scenario.hpp"
@@ -263,6 +265,50 @@ TEST(RunCommand, SameScenarioGivesByteIdenticalOutputsAndTraces) {
   EXPECT_EQ(json[0], json[1]);
   EXPECT_FALSE(trace[0].empty());
   EXPECT_EQ(trace[0], trace[1]);
+}
+
+// Sweeps share step simulators (topology and collective timings) between points on an equal cluster and network.
+TEST(TimingCache, OneSimulatorPerClusterAndNetwork) {
+  const cs::Scenario s = scenario_from(kSmall);
+  const cs::StepSpec spec = first_step(s).spec;
+  cs::TimingCache cache;
+  const auto a = cache.simulator(spec.cluster, spec.network);
+  EXPECT_EQ(a, cache.simulator(spec.cluster, spec.network));
+  cs::ClusterSpec fewer = spec.cluster;
+  fewer.nodes = 4;
+  EXPECT_NE(a, cache.simulator(fewer, spec.network));
+  cs::ClusterSpec slower = spec.cluster;
+  slower.fabric.ib_efficiency = 0.7;
+  EXPECT_NE(a, cache.simulator(slower, spec.network));
+  cs::NetworkConfig coflow = spec.network;
+  coflow.mode = "coflow";
+  EXPECT_NE(a, cache.simulator(spec.cluster, coflow));
+  EXPECT_EQ(a, cache.simulator(spec.cluster, spec.network));
+}
+
+// Sharing changes how often a collective is simulated, never a figure: points evaluated on two threads against one
+// cache, after other points have filled it, give the JSON of runs that each start from nothing.
+TEST(TimingCache, SharedTimingsGiveTheFiguresOfFreshRuns) {
+  std::vector<cs::Scenario> points;
+  for (const char* kind : {"dualpipe", "1f1b", "zb1p"})
+    for (const char* sms : {"16", "24"}) {
+      std::string text = kSmall;
+      text.replace(text.find("kind: dualpipe"), 14, std::string("kind: ") + kind + "\n  comm_sms: " + sms);
+      points.push_back(scenario_from(text));
+    }
+  std::vector<std::string> fresh;
+  for (const cs::Scenario& s : points) fresh.push_back(cs::run_figures(s).dump());
+  const auto eval = cs::shared_run_figures();
+  std::vector<std::string> shared(points.size());
+  {
+    std::vector<std::jthread> threads;
+    for (size_t t = 0; t < 2; ++t)
+      threads.emplace_back([&, t] {
+        for (size_t i = t; i < points.size(); i += 2) shared[i] = eval(points[i]).dump();
+      });
+  }
+  for (size_t i = 0; i < points.size(); ++i) EXPECT_EQ(shared[i], fresh[i]) << "point " << i;
+  EXPECT_NE(fresh[0], fresh[2]);  // the points differ
 }
 
 TEST(RunCommand, TraceHasOneProcessPerGpuAndOrderedTracks) {
