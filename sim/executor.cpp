@@ -184,14 +184,17 @@ struct PipelineCosts {
   }
 };
 
-// Parameters of rank r: (dense, expert) counts, for ZeRO-1 collectives and the optimizer.
+// Parameters of rank r: (dense, expert) counts, for ZeRO-1 collectives and the optimizer. Every stage the rank holds
+// counts, in either direction: a DualPipe rank keeps stage r and stage PP − 1 − r (2× parameters per device, [DP]
+// README), each with its gradients and its ZeRO-1 shard, as models/memory.cpp counts them.
 std::pair<double, double> rank_params(const Ctx& ctx, int rank) {
   const ModelConfig& m = ctx.spec.model;
   const ParamCount pc = count_params(m);
   const double routed_block = m.is_moe() ? pc.routed_experts / double(m.layers - m.dense_layers) : 0;
   double dense = 0, experts = 0;
+  for (int dir = 0; dir < ctx.sch.dirs; ++dir)
   for (int st = 0; st < ctx.sch.stages; ++st) {
-    if (ctx.sch.rank_of(0, st) != rank) continue;
+    if (ctx.sch.rank_of(dir, st) != rank) continue;
     const StageBlocks& b = ctx.stages[size_t(st)];
     if (b.embedding) dense += pc.embedding;
     if (b.head) dense += pc.head;
@@ -487,8 +490,13 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
     sched::TimelineCosts instant = costs;
     instant.transfer = [](const sched::Pass&, int, int) { return TimeNs(0); };
     r.exposed.pipeline = std::max<TimeNs>(0, tl.makespan - sched::run_timeline(sch, instant).makespan);
-    // Instruction durations of the first stage of the critical rank, for reports.
+    // Instruction durations of the critical rank's first stage (its lowest stage in direction 0), for reports; an
+    // F&B counts when its forward is on that stage (DualPipe pairs it with a backward of the rank's other stage).
+    int first_stage = sch.stages;
+    for (int st = 0; st < sch.stages; ++st)
+      if (sch.rank_of(0, st) == crit) first_stage = std::min(first_stage, st);
     for (const auto& t : rt.ops) {
+      if (t.in.pass.dir != 0 || t.in.pass.stage != first_stage) continue;
       const TimeNs d = t.end - t.start;
       if (t.in.op == sched::Op::F && !r.f_ns) r.f_ns = d;
       if (t.in.op == sched::Op::B && !r.b_ns) r.b_ns = d;

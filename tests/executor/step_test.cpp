@@ -267,6 +267,67 @@ TEST(RunCommand, SameScenarioGivesByteIdenticalOutputsAndTraces) {
   EXPECT_EQ(trace[0], trace[1]);
 }
 
+// A DualPipe rank holds stage r and stage PP − 1 − r (2× parameters per device, [DP] README): its ZeRO-1
+// reduce-scatter/all-gather and AdamW cover both, so ranks r and PP − 1 − r, which hold the same two stages, spend the
+// same time in them, and each spends more than a 1F1B rank holding one of those stages.
+TEST(StepExecutor, DualPipeRanksSyncAndUpdateBothOfTheirStages) {
+  auto tails = [](const std::string& text) {
+    const cs::Scenario s = scenario_from(text);
+    const Step st = first_step(s);
+    cs::ExecutorOptions o;
+    const cs::StepResult r = cs::simulate_step(st.spec, st.schedule, cs::scenario_cost_model(s), o);
+    std::map<std::pair<int, std::string>, cs::TimeNs> t;  // (rank, "data-parallel" | "optimizer") → duration
+    for (const cs::TraceSlice& x : r.timeline)
+      if (x.gpu == x.rank * s.layout.dp && (x.stream == "data-parallel" || x.category == "optimizer"))
+        t[{x.rank, x.stream == "data-parallel" ? x.stream : x.category}] = x.end - x.start;
+    return t;
+  };
+  auto dual = tails(kSmall);
+  std::string one = kSmall;
+  one.replace(one.find("kind: dualpipe"), 14, "kind: 1f1b");
+  auto single = tails(one);
+  ASSERT_EQ(dual.size(), 8u);
+  ASSERT_EQ(single.size(), 8u);
+  for (const char* what : {"data-parallel", "optimizer"})
+    for (int r = 0; r < 4; ++r) {
+      SCOPED_TRACE(std::string(what) + " rank " + std::to_string(r));
+      const cs::TimeNs d = dual[std::make_pair(r, std::string(what))];
+      EXPECT_GT(d, 0);
+      EXPECT_EQ(d, (dual[std::make_pair(3 - r, std::string(what))]));
+      EXPECT_GT(d, (single[std::make_pair(r, std::string(what))]));
+      EXPECT_GT(d, (single[std::make_pair(3 - r, std::string(what))]));
+    }
+}
+
+// The F · B · W · F&B figures of `run` are instructions of one stage: the critical rank's first (in DualPipe, rank r's
+// stage r, direction 0; an F&B counts by its forward). Each must be the duration of such an instruction of the
+// critical rank in the trace (the default scenario's rank 0 also runs stage 15, whose B is three times as long).
+TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
+  for (const cs::Scenario& s : {scenario_from(kSmall), cs::load_scenario(kDefault)}) {
+  SCOPED_TRACE(s.name);
+  const Step st = first_step(s);
+  const cs::StepResult r = cs::simulate_step(st.spec, st.schedule, cs::scenario_cost_model(s), cs::ExecutorOptions{});
+  int critical = INT32_MAX;  // the rank whose AdamW ends the step (the lowest of equals, as the executor picks)
+  for (const cs::TraceSlice& x : r.timeline)
+    if (x.category == "optimizer" && x.end == r.step_time) critical = std::min(critical, x.rank);
+  ASSERT_LT(critical, s.layout.pp);
+  for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"B", r.b_ns}, {"W", r.w_ns},
+                                     {"F&B", r.fb_ns}}) {
+    SCOPED_TRACE(category);
+    ASSERT_GT(ns, 0);
+    bool found = false;
+    for (const cs::TraceSlice& x : r.timeline) {
+      if (x.rank != critical) continue;
+      const std::string own = " d0 s" + std::to_string(x.rank);  // the rank's direction-0 stage (first in the name)
+      const size_t at = x.name.find(" d");
+      const bool kind = x.category == category || (category == "B" && x.category == "B+W");  // B+W: B not split
+      found = found || (kind && at != std::string::npos && x.name.compare(at, own.size(), own) == 0 && x.end - x.start == ns);
+    }
+    EXPECT_TRUE(found) << ns << " ns is no " << category << " of a rank's own direction-0 stage";
+  }
+  }
+}
+
 // Sweeps share step simulators (topology and collective timings) between points on an equal cluster and network.
 TEST(TimingCache, OneSimulatorPerClusterAndNetwork) {
   const cs::Scenario s = scenario_from(kSmall);
