@@ -1,11 +1,15 @@
 #include "scenarios/scenario.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 
+#include "calibration/profile.hpp"
 #include "scenarios/sections.hpp"
+#include "sim/network.hpp"
 
 namespace cs {
 
@@ -83,7 +87,7 @@ NetworkConfig read_network(YamlSection& root) {
   YamlSection s = root.section("network");
   n.mode = s.choice_or("mode", n.mode, {"flow", "coflow"});
   n.backend = s.choice_or("backend", n.backend, {"native", "simgrid"});
-  n.time_quantum_ns = s.integer_or("time_quantum_ns", 0, 0, 1000000000);
+  n.time_quantum_ns = s.integer_or("time_quantum_ns", 0, 0, kMaxTimeQuantumNs);
   s.finish();
   return n;
 }
@@ -176,6 +180,22 @@ std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
 
 }  // namespace
 
+namespace {
+// The calibration profile must exist now, not when the step is simulated: a wrong name is a mistake in this file.
+void check_profile(const YamlSection& root, const std::string& profile) {
+  const std::string dir = default_profile_dir(), path = resolve_profile(profile, dir);
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return;
+  std::vector<std::string> shipped;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".json") shipped.push_back(e.path().stem().string());
+  std::sort(shipped.begin(), shipped.end());
+  root.fail("calibration_profile",
+            fmt::format("no profile file {} (allowed: a profile name from {}: {}; or the path of a profile JSON file)",
+                        path, dir, shipped.empty() ? "none found" : fmt::format("{}", fmt::join(shipped, ", "))));
+}
+}  // namespace
+
 Scenario load_scenario(const YAML::Node& root_node, const std::string& file) {
   YamlSection root(root_node, file, "");
   Scenario sc;
@@ -192,6 +212,7 @@ Scenario load_scenario(const YAML::Node& root_node, const std::string& file) {
   sc.phases = read_training(root, sc);
   sc.price_per_gpu_hour = root.number("price_per_gpu_hour", 0, 1e6);
   sc.profile = root.text_or("calibration_profile", sc.profile);
+  check_profile(root, sc.profile);
   sc.seed = uint64_t(root.integer_or("seed", 1, 0, std::numeric_limits<int64_t>::max()));
   root.finish();
   validate_scenario(sc, root_node);

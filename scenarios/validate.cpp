@@ -5,6 +5,7 @@
 
 #include "scenarios/scenario.hpp"
 #include "sim/collectives.hpp"
+#include "sim/schedule/schedule.hpp"
 
 namespace cs {
 
@@ -160,6 +161,19 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
                         "micro_batch) = {}",
                         2 * l.pp, n));
   c.check(n >= 1, "layout.global_batch", "a step needs at least one micro-batch per pipeline");
+  {
+    const int64_t chunks = k == "interleaved" ? std::max(1, l.virtual_stages) : k == "dualpipe" || k == "dualpipev" ? 2 : 1;
+    c.check(n <= sched::kMaxMicroBatches && l.pp * n * chunks <= sched::kMaxPasses, "layout.global_batch",
+            fmt::format("{} micro-batches per pipeline (global_batch / (data_parallel × micro_batch)) on {} pipeline "
+                        "ranks is too large a step to simulate; allowed at most {} micro-batches and pipeline_parallel "
+                        "× micro-batches{} ≤ {}",
+                        n, l.pp, sched::kMaxMicroBatches, chunks > 1 ? fmt::format(" × {}", chunks) : "",
+                        sched::kMaxPasses));
+  }
+  if (m.is_moe())
+    c.check(sch.comm_sms >= 1, "schedule.comm_sms",
+            fmt::format("an MoE model needs at least 1 SM for dispatch/combine: allowed 1 to {}, got {}",
+                        cl.gpu.sms - 1, sch.comm_sms));
   const int stages = k == "dualpipev" ? 2 * l.pp : (k == "interleaved" ? l.pp * l.virtual_stages : l.pp);
   c.check(m.layers + m.mtp_depth >= stages, "layout.pipeline_parallel",
           fmt::format("{} pipeline stages for a model of {} blocks: each stage needs at least one block", stages,

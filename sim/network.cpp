@@ -48,6 +48,9 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   cap_.resize(L);
   for (size_t l = 0; l < L; ++l) cap_[l] = topo.link(LinkId(l)).bytes_per_ns;
   dirty_mark_.assign(L, 0);
+  if (options.time_quantum_ns < 0 || options.time_quantum_ns > kMaxTimeQuantumNs)
+    throw std::invalid_argument(fmt::format("network time quantum: {} ns (allowed: 0 to {})", options.time_quantum_ns,
+                                            kMaxTimeQuantumNs));
   if (options.solver_threads < 1)
     throw std::invalid_argument(fmt::format("network solver threads: {} (allowed: 1 or more)", options.solver_threads));
   scratch_.resize(size_t(options.solver_threads));

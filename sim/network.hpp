@@ -26,11 +26,13 @@ namespace cs {
 
 enum class NetworkMode { flow, coflow };
 
+inline constexpr TimeNs kMaxTimeQuantumNs = 1000000000;  // 1 s: far beyond any useful quantum, far from overflow
+
 struct NetworkOptions {
   NetworkMode mode = NetworkMode::flow;  // how start_flows() runs a set of flows (start_flow is always per flow)
   // Completions within this many ns of the earliest one are retired in the same re-solve (each at its own predicted
   // finish time); 0 = exact. The bandwidth they would have used until then goes to others a little early.
-  TimeNs time_quantum_ns = 0;
+  TimeNs time_quantum_ns = 0;  // 0 to kMaxTimeQuantumNs
   // Sharing among flows: false = plain max-min (equal shares at a bottleneck: InfiniBand's credit-based flow control
   // with congestion control off, reference §3); true = shares ∝ 1 / route latency, SimGrid CM02's model of TCP's
   // RTT unfairness, used to check this solver against SimGrid on flows of unequal latencies.

@@ -17,6 +17,8 @@ namespace cs::cli {
 
 namespace {
 
+constexpr int64_t kMaxChartColumns = 1 << 20;  // characters per chart row
+
 struct ScheduleOptions {
   std::string scenario;
   std::string kind;
@@ -90,21 +92,28 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
       if (op.in.is_compute()) unit = std::gcd(unit, std::gcd(op.start, op.end - op.start));
   if (unit <= 0) unit = 1;
   const auto chunk = sched::local_chunks(s);
-  int cw = o.unit_chars;
+  int64_t cw = o.unit_chars;
   if (cw <= 0) {
     cw = 2;
     for (const auto& r : t.ranks)
       for (const auto& op : r.ops)
         if (op.in.is_compute() && op.end > op.start) {
-          const int units = int((op.end - op.start) / unit);
-          const int need = int(label(op.in, chunk).size()) + 1;  // the label and a separator
+          const int64_t units = (op.end - op.start) / unit;
+          const int64_t need = int64_t(label(op.in, chunk).size()) + 1;  // the label and a separator
           cw = std::max(cw, (need + units - 1) / units);
         }
   }
+  // Durations with no common unit (say F = 2^32, B = 2) would make rows of billions of characters.
+  const int64_t columns = t.makespan / unit;
+  const bool chart = !o.no_chart && columns <= kMaxChartColumns / cw;
   fmt::print("{} schedule, {} ranks, {} micro-batches{}; F={} B={} W={} F&B={} p2p={}; one column = {} time unit{}\n",
              s.kind, s.ranks, s.micro_batches * s.dirs, s.dirs == 2 ? " (half from each end; ' = reverse direction)" : s.stages > s.ranks ? " (' = the rank's next chunk)" : "",
              o.f, o.b, o.w, o.fb > 0 ? o.fb : o.f + o.b, o.p2p, unit, unit == 1 ? "" : "s");
-  for (int r = 0; r < s.ranks && !o.no_chart; ++r) {
+  if (!o.no_chart && !chart)
+    fmt::print("(chart left out: {} time units of {} characters each, more than {} characters per row; durations with a "
+               "larger common divisor give a shorter chart)\n",
+               columns, cw, kMaxChartColumns);
+  for (int r = 0; r < s.ranks && chart; ++r) {
     std::string row;
     TimeNs now = 0;
     for (const auto& op : t.ranks[r].ops) {
@@ -151,7 +160,7 @@ void add_schedule(CLI::App& app) {
       ->check(CLI::IsMember({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev", "custom"}));
   cmd->add_option("--file", o.file, "custom schedule file (kind custom)");
   cmd->add_option("--pp", o.pp, "pipeline ranks")->check(CLI::Range(1, 4096));
-  cmd->add_option("--microbatches", o.micro_batches, "micro-batches per step")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--microbatches", o.micro_batches, "micro-batches per step")->check(CLI::Range(int64_t(1), sched::kMaxMicroBatches));
   cmd->add_option("--vstages", o.virtual_stages, "interleaved: model chunks per rank (default 2)")->check(CLI::Range(1, 64));
   cmd->add_option("--f", o.f, "duration of a forward chunk (default 1)")->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   cmd->add_option("--b", o.b, "duration of a full backward chunk (default 2)")->check(CLI::Range(int64_t(1), int64_t(1) << 40));

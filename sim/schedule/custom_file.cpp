@@ -10,7 +10,6 @@ namespace cs::sched {
 namespace {
 
 constexpr int kMaxRanks = 4096;
-constexpr int kMaxMicroBatches = 1 << 20;
 
 Instruction read_instruction(const YAML::Node& node, const std::string& file, const std::string& path, int rank,
                              int ranks, int mbs, int chunks) {

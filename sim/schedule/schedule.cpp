@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 
@@ -28,6 +29,14 @@ std::vector<std::vector<int>> local_chunks(const Schedule& s) {
 }
 
 Schedule make_schedule(const ScheduleParams& p) {
+  const int64_t chunks = p.kind == "interleaved" ? std::max(1, p.virtual_stages)
+                         : p.kind == "dualpipe" || p.kind == "dualpipev" ? 2 : 1;
+  if (p.micro_batches > kMaxMicroBatches || int64_t(p.pp) * p.micro_batches * chunks > kMaxPasses)
+    throw ScheduleError(fmt::format(
+        "{} pipeline ranks × {} micro-batches{}: too large a schedule; allowed at most {} micro-batches and {} "
+        "(rank, micro-batch, chunk) passes",
+        p.pp, p.micro_batches, chunks > 1 ? fmt::format(" × {} chunks per rank", chunks) : "", kMaxMicroBatches,
+        kMaxPasses));
   if (p.kind == "1f1b") return one_f_one_b(p.pp, p.micro_batches);
   if (p.kind == "interleaved") return interleaved_1f1b(p.pp, p.micro_batches, p.virtual_stages);
   if (p.kind == "zb1p") return zb1p(p.pp, p.micro_batches);

@@ -80,6 +80,11 @@ class ScheduleError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// Size limits: a schedule holds several instructions per (rank, micro-batch, chunk), ~50 bytes each, and the step
+// simulation a timeline of them; beyond these a request is refused with a message instead of exhausting memory.
+inline constexpr int64_t kMaxMicroBatches = int64_t(1) << 16;  // per step
+inline constexpr int64_t kMaxPasses = int64_t(1) << 20;        // ranks × micro-batches × chunks per rank
+
 struct ScheduleParams {
   std::string kind;         // 1f1b | interleaved | zb1p | dualpipe | dualpipev
   int pp = 1;

@@ -118,6 +118,9 @@ const Case kCases[] = {
   {"first_phase_mismatch", "    - name: pre-training\n", "    - name: pre-training\n      global_batch: 7680\n", "training.phases", "the first phase is the scenario's own step", -1},
   {"first_phase_override", "    - name: pre-training\n", "    - name: pre-training\n      nodes: 128\n", "training.phases", "override no layout, schedule or nodes", -1},
   {"yaml_syntax", "layout:\n", "layout: [\n", "", "YAML syntax error", -1},
+  {"comm_sms_zero_moe", "comm_sms: 20 ", "comm_sms: 0 ", "schedule.comm_sms", "an MoE model needs at least 1 SM for dispatch/combine: allowed 1 to 131, got 0", 0},
+  {"profile_unknown", "calibration_profile: h800-published", "calibration_profile: h900-measured", "calibration_profile", "h900-measured.json (allowed: a profile name from", 0},
+  {"too_many_microbatches", "  global_batch: 15360             # [TR] §4.2: sequences per step after the ramp", "  global_batch: 1099511627776", "layout.global_batch", "8589934592 micro-batches per pipeline (global_batch / (data_parallel × micro_batch)) on 16 pipeline ranks is too large a step to simulate; allowed at most 65536", 0},
   {"seq_len_zero", "  seq_len: 4096\n", "  seq_len: 0\n", "training.seq_len", "expected an integer in [1, 16777216], got 0", 0},
 };
 // clang-format on

@@ -50,6 +50,19 @@ TEST(ScheduleCli, DurationsFromFlags) {
   EXPECT_THAT(r.out, HasSubstr("rank   0: busy 48 idle 12 "));
 }
 
+// Durations with no common unit would make rows of billions of characters (and overflowed the cell width): the
+// chart is left out with a note, the bubble figures stay.
+TEST(ScheduleCli, DurationsTooFineForAChart) {
+  for (const char* kind : {"dualpipe", "zb1p", "dualpipev", "interleaved", "1f1b"}) {
+    SCOPED_TRACE(kind);
+    const CliRun r = run(std::string("--kind ") + kind + " --pp 4 --microbatches 8 --f 4294967296");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("(chart left out: "));
+    EXPECT_THAT(r.out, HasSubstr("rank   0: busy "));
+    EXPECT_EQ(run(std::string("--kind ") + kind + " --pp 4 --microbatches 8 --f 4294967296 --no-chart").rc, 0);
+  }
+}
+
 TEST(ScheduleCli, ScenarioGivesKindAndSizes) {
   const CliRun r = run(kExamples + "dualpipe-pp4.yaml");
   ASSERT_EQ(r.rc, 0) << r.out;
@@ -103,6 +116,9 @@ TEST(ScheduleCli, Errors) {
   const CliRun few = run("--kind dualpipe --pp 4 --microbatches 6");
   EXPECT_NE(few.rc, 0);
   EXPECT_THAT(few.out, HasSubstr("≥ 2·pp = 8"));
+  const CliRun big = run("--kind 1f1b --pp 4096 --microbatches 65536 --no-chart");  // 2^28 passes: refused, not run
+  EXPECT_NE(big.rc, 0);
+  EXPECT_THAT(big.out, HasSubstr("too large a schedule; allowed at most 65536 micro-batches and 1048576"));
   const CliRun none = run("--pp 4");
   EXPECT_NE(none.rc, 0);
   EXPECT_THAT(none.out, HasSubstr("--kind, --pp and --microbatches"));

@@ -37,6 +37,13 @@ TEST(ScheduleErrors, InterleavedNeedsGroupsOfPp) {
   EXPECT_THAT(error_of([] { interleaved_1f1b(4, 6, 2); }), HasSubstr("multiple of pp (4)"));
 }
 
+TEST(ScheduleErrors, TooLargeASchedule) {
+  EXPECT_THAT(error_of([] { make_schedule({"1f1b", 4, int(kMaxMicroBatches) + 1}); }), HasSubstr("too large a schedule"));
+  EXPECT_THAT(error_of([] { make_schedule({"dualpipe", 64, 16384}); }),
+              HasSubstr("64 pipeline ranks × 16384 micro-batches × 2 chunks per rank: too large a schedule"));
+  EXPECT_EQ(error_of([] { make_schedule({"dualpipe", 8, 16}); }), "(no error)");
+}
+
 TEST(ScheduleErrors, UnknownKindListsTheAllowedOnes) {
   EXPECT_THAT(error_of([] { make_schedule({"gpipe", 4, 8}); }), HasSubstr("allowed: 1f1b, interleaved, zb1p"));
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <set>
 
@@ -50,6 +51,23 @@ TEST(Network, OneFlowTakesLatencyPlusBytesOverCapacity) {
   EXPECT_EQ(r.finish[0], 2800 + 1'000'000);
   const auto nv = run_flows(t, {FlowRequest{0, 1, 16'000'000}});  // 16 MB over 160 GB/s NVLink
   EXPECT_EQ(nv.finish[0], 3330 + 100'000);
+}
+
+// A quantum beyond 1 s would overflow the retirement horizon (a hang, once); options outside the range are refused.
+TEST(Network, OptionsOutOfRangeAreRefused) {
+  Topology t(h800_cluster(2));
+  EventQueue q;
+  for (TimeNs quantum : {TimeNs(-1), kMaxTimeQuantumNs + 1, std::numeric_limits<TimeNs>::max()}) {
+    NetworkOptions o;
+    o.time_quantum_ns = quantum;
+    EXPECT_THROW((Network{t, q, o}), std::invalid_argument) << quantum;
+  }
+  NetworkOptions ok;
+  ok.time_quantum_ns = kMaxTimeQuantumNs;
+  EXPECT_NO_THROW((Network{t, q, ok}));
+  NetworkOptions threads;
+  threads.solver_threads = 0;
+  EXPECT_THROW((Network{t, q, threads}), std::invalid_argument);
 }
 
 TEST(Network, MaxMinSharingOfTheClassicExample) {
