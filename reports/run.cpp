@@ -122,10 +122,18 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
   // extrapolated along the first segment below the smallest count the schedule runs (DualPipe needs ≥ 2 × PP).
   constexpr int kRampGrid = 4;
   std::map<std::pair<std::string, int64_t>, double> exact;
+  std::map<std::string, StepResult> full_steps;  // later phases' steps at their full batch, for their memory check
   auto exact_s = [&](const Phase& ph, int64_t n) {
     auto key = std::make_pair(ph.name, n);
     if (auto it = exact.find(key); it != exact.end()) return it->second;
-    const double t = (&ph == &first && n == full_n) ? seconds(out.step.step_time) : seconds(simulate(ph, n, false).step_time);
+    double t = 0;
+    if (&ph == &first && n == full_n) {
+      t = seconds(out.step.step_time);
+    } else {
+      StepResult r = simulate(ph, n, false);
+      t = seconds(r.step_time);
+      if (n == ph.layout.micro_batches()) full_steps.emplace(ph.name, std::move(r));
+    }
     exact.emplace(key, t);
     return t;
   };
@@ -245,12 +253,34 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
                       {"op_timings_from_records", r.ops_measured},
                       {"op_timings_modelled", r.ops_modelled}};
   nlohmann::json phases = nlohmann::json::array();
-  for (const PhaseProjection& p : out.projection.phases)
-    phases.push_back({{"name", p.name},           {"simulated", p.simulated}, {"source", p.source},
-                      {"gpus", p.gpus},           {"seq_len", p.seq_len},     {"global_batch", p.global_batch},
-                      {"steps", p.steps},         {"ramp_steps", p.ramp_steps}, {"tokens", p.tokens},
-                      {"step_time_s", p.step_time_s}, {"days", p.wall_s / 86400}, {"gpu_hours", p.gpu_hours},
-                      {"cost_usd", p.cost_usd}});
+  for (const PhaseProjection& p : out.projection.phases) {
+    nlohmann::json row = {{"name", p.name},           {"simulated", p.simulated}, {"source", p.source},
+                          {"gpus", p.gpus},           {"seq_len", p.seq_len},     {"global_batch", p.global_batch},
+                          {"steps", p.steps},         {"ramp_steps", p.ramp_steps}, {"tokens", p.tokens},
+                          {"step_time_s", p.step_time_s}, {"days", p.wall_s / 86400}, {"gpu_hours", p.gpu_hours},
+                          {"cost_usd", p.cost_usd}};
+    // Every simulated phase's own layout is checked against memory, not only the first: a phase that cannot run as
+    // laid out still gets its projection, flagged here and in a note.
+    const auto ph = std::find_if(s.phases.begin(), s.phases.end(), [&](const Phase& x) { return x.name == p.name; });
+    if (p.simulated && ph != s.phases.end()) {
+      bool phase_fits = fits;
+      nlohmann::json mem = j["memory"];
+      if (&*ph != &first) {
+        const int64_t n = ph->layout.micro_batches();
+        (void)exact_s(*ph, n);  // simulated already unless the phase takes no full-batch step
+        mem = memory_json(s, *ph, phase_schedule(*ph, n), full_steps.at(ph->name), phase_fits);
+      }
+      double need = 0;
+      for (const auto& m : mem) need = std::max(need, m["total_gib"].get<double>());
+      row["peak_memory_gib"] = need;
+      row["fits"] = phase_fits;
+      if (!phase_fits && &*ph != &first)
+        notes.push_back(fmt::format("phase {} does not fit in memory as laid out: {:.1f} GiB needed on its fullest GPU, "
+                                    "{:.1f} GiB available; its GPU-hours project a layout that cannot run",
+                                    p.name, need, mem[0]["capacity_gib"].get<double>()));
+    }
+    phases.push_back(std::move(row));
+  }
   j["phases"] = phases;
   j["gpu_hours_per_trillion_tokens"] = out.projection.gpu_hours_per_trillion_tokens;
   j["total_gpu_hours"] = out.projection.total_gpu_hours;
@@ -295,10 +325,11 @@ std::string run_text(const nlohmann::json& j) {
                    "steps", "step (s)", "days", "GPU-hours", "cost (USD)"));
   for (const auto& p : j["phases"]) {
     if (p["simulated"].get<bool>())
-      line(fmt::format("{:<24} {:>6} {:>8} {:>8} {:>9} {:>10.3f} {:>9.2f} {:>12.0f} {:>14.0f}",
+      line(fmt::format("{:<24} {:>6} {:>8} {:>8} {:>9} {:>10.3f} {:>9.2f} {:>12.0f} {:>14.0f}{}",
                        p["name"].get<std::string>(), p["gpus"].get<int>(), p["seq_len"].get<int64_t>(),
                        p["global_batch"].get<int64_t>(), p["steps"].get<int64_t>(), p["step_time_s"].get<double>(),
-                       p["days"].get<double>(), p["gpu_hours"].get<double>(), p["cost_usd"].get<double>()));
+                       p["days"].get<double>(), p["gpu_hours"].get<double>(), p["cost_usd"].get<double>(),
+                       p.value("fits", true) ? "" : fmt::format("  DOES NOT FIT ({:.1f} GiB)", p["peak_memory_gib"].get<double>())));
     else
       line(fmt::format("{:<24} {:>6} {:>8} {:>8} {:>9} {:>10} {:>9.2f} {:>12.0f} {:>14.0f}  given: {}",
                        p["name"].get<std::string>(), p["gpus"].get<int>(), "-", "-", "-", "-", p["days"].get<double>(),

@@ -356,7 +356,10 @@ CheckGroup validate_training() {
   const Scenario sc = load_scenario(path);
   RunOptions o;
   o.timeline = false;
-  const Projection p = run_scenario(sc, o).projection;
+  const RunOutput run = run_scenario(sc, o);
+  const Projection& p = run.projection;
+  for (const auto& n : run.json["notes"])  // a phase whose layout does not fit in memory: its figure is suspect
+    if (n.get<std::string>().rfind("phase ", 0) == 0) g.notes.push_back(n.get<std::string>());
   double pre = 0, ext = 0;
   bool has_pre = false, has_ext = false;
   for (const PhaseProjection& ph : p.phases) {

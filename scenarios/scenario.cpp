@@ -165,8 +165,15 @@ std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
   YAML::Node list = s.raw("phases");
   if (!list || !list.IsSequence() || list.size() == 0) s.fail("phases", "expected a non-empty list of phases");
   std::vector<Phase> phases;
-  for (size_t i = 0; i < list.size(); ++i)
-    phases.push_back(read_phase(YamlSection(list[i], s.file(), fmt::format("{}.phases[{}]", s.path(), i)), sc));
+  for (size_t i = 0; i < list.size(); ++i) {
+    YamlSection ps(list[i], s.file(), fmt::format("{}.phases[{}]", s.path(), i));
+    phases.push_back(read_phase(ps, sc));
+    // Reports and comparisons key a phase's figures by its name.
+    for (size_t k = 0; k + 1 < phases.size(); ++k)
+      if (phases[k].name == phases.back().name)
+        ps.fail("name", fmt::format("phase name \"{}\" is already used by phases[{}]; give each phase its own name",
+                                    phases.back().name, k));
+  }
   s.finish();
   const Phase& p0 = phases[0];
   if (!p0.simulated() || p0.global_batch != layout.global_batch || p0.seq_len != layout.seq_len ||

@@ -328,6 +328,34 @@ TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
   }
 }
 
+// Every simulated phase's layout is checked against memory, not only the first. The default scenario's context
+// extension phases (32K and 128K tokens per sequence, micro-batch 1, no activation recomputation modelled) need far
+// more than an H800 holds: they are flagged in the JSON and in a note, and still projected.
+TEST(RunCommand, EveryPhaseIsCheckedAgainstMemory) {
+  cs::RunOptions o;
+  o.timeline = false;
+  const nlohmann::json j = cs::run_scenario(cs::load_scenario(kDefault), o).json;
+  const double capacity = j["memory"][0]["capacity_gib"].get<double>();
+  ASSERT_EQ(j["phases"].size(), 4u);
+  EXPECT_EQ(j["phases"][0]["fits"], j["fits"]);
+  EXPECT_TRUE(j["phases"][0]["fits"].get<bool>());
+  for (int i : {1, 2}) {
+    const auto& p = j["phases"][i];
+    SCOPED_TRACE(p["name"].get<std::string>());
+    EXPECT_FALSE(p["fits"].get<bool>());
+    EXPECT_GT(p["peak_memory_gib"].get<double>(), capacity);
+    EXPECT_GT(p["gpu_hours"].get<double>(), 0);
+    bool noted = false;
+    for (const auto& n : j["notes"])
+      noted = noted || n.get<std::string>().find("phase " + p["name"].get<std::string>() + " does not fit") == 0;
+    EXPECT_TRUE(noted);
+  }
+  EXPECT_FALSE(j["phases"][3].contains("fits"));  // given as GPU-hours: nothing to check
+  // The first phase reports the same verdict as the run itself.
+  const nlohmann::json small = cs::run_scenario(scenario_from(kSmall), o).json;
+  EXPECT_EQ(small["phases"][0]["fits"], small["fits"]);
+}
+
 // Sweeps share step simulators (topology and collective timings) between points on an equal cluster and network.
 TEST(TimingCache, OneSimulatorPerClusterAndNetwork) {
   const cs::Scenario s = scenario_from(kSmall);

@@ -121,6 +121,7 @@ const Case kCases[] = {
   {"comm_sms_zero_moe", "comm_sms: 20 ", "comm_sms: 0 ", "schedule.comm_sms", "an MoE model needs at least 1 SM for dispatch/combine: allowed 1 to 131, got 0", 0},
   {"profile_unknown", "calibration_profile: h800-published", "calibration_profile: h900-measured", "calibration_profile", "h900-measured.json (allowed: a profile name from", 0},
   {"too_many_microbatches", "  global_batch: 15360             # [TR] §4.2: sequences per step after the ramp", "  global_batch: 1099511627776", "layout.global_batch", "8589934592 micro-batches per pipeline (global_batch / (data_parallel × micro_batch)) on 16 pipeline ranks is too large a step to simulate; allowed at most 65536", 0},
+  {"phase_name_twice", "    - name: context-extension-32k\n", "    - name: pre-training\n", "training.phases[1].name", "phase name \"pre-training\" is already used by phases[0]", 0},
   {"seq_len_zero", "  seq_len: 4096\n", "  seq_len: 0\n", "training.seq_len", "expected an integer in [1, 16777216], got 0", 0},
 };
 // clang-format on
