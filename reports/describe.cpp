@@ -85,6 +85,7 @@ nlohmann::json describe_scenario(const Scenario& s) {
     fits = fits && b.fits();
     peak = std::max(peak, b.total_bytes);
     std::vector<int> idx = rank_stages(ph.schedule.kind, l.pp, r, l.virtual_stages);
+    std::sort(idx.begin(), idx.end());  // in increasing order, as `run` lists them
     mem.push_back({{"rank", r},
                    {"stages", idx},
                    {"params", b.params},

@@ -71,7 +71,10 @@ void run(const CollectiveArgs& a) {
       backend == "simgrid" ? std::string("network SimGrid 3.32 (CM02, per flow)")
                            : fmt::format("network mode {}{}", mode,
                                          opt.time_quantum_ns > 0 ? fmt::format(", quantum {} ns", opt.time_quantum_ns) : "");
-  fmt::print("{} on {} GPUs ({}..{}) of {} ({} nodes × {} GPUs, {}), {}\n", a.kind, n, spec.gpus.front(), spec.gpus.back(),
+  const std::string which = spec.kind == CollectiveKind::p2p
+                                ? fmt::format("{} → {}", spec.gpus.front(), spec.gpus.back())  // not a range of GPUs
+                                : fmt::format("{}..{}", spec.gpus.front(), spec.gpus.back());
+  fmt::print("{} on {} GPUs ({}) of {} ({} nodes × {} GPUs, {}), {}\n", a.kind, n, which,
              s.cluster.name.empty() ? "the inline cluster" : s.cluster.name, topo.nodes(), topo.gpus_per_node(), s.file, network);
   if (ep)
     fmt::print("  {} tokens per rank, hidden {}, top-{} of {} experts, routing {} (seed {}, ≤ {} nodes per token)\n",
