@@ -356,6 +356,23 @@ TEST(RunCommand, EveryPhaseIsCheckedAgainstMemory) {
   EXPECT_EQ(small["phases"][0]["fits"], small["fits"]);
 }
 
+// Every scenario in scenarios/examples runs (the custom schedule files they use live in examples/schedules/).
+TEST(RunCommand, EveryExampleScenarioRuns) {
+  const fs::path dir = fs::path(CLUSTERSIM_SOURCE_DIR) / "scenarios" / "examples";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(e.path().string());
+    cs::RunOptions o;
+    o.timeline = false;
+    const nlohmann::json j = cs::run_scenario(cs::load_scenario(e.path().string()), o).json;
+    EXPECT_GT(j["step_time_s"].get<double>(), 0);
+    EXPECT_GT(j["total_gpu_hours"].get<double>(), 0);
+    ++n;
+  }
+  EXPECT_GE(n, 6);
+}
+
 // Sweeps share step simulators (topology and collective timings) between points on an equal cluster and network.
 TEST(TimingCache, OneSimulatorPerClusterAndNetwork) {
   const cs::Scenario s = scenario_from(kSmall);

@@ -40,7 +40,7 @@ std::string error_of(const std::string& name, const std::string& text, int line)
 }
 
 TEST(CustomFile, HandWritten1F1BReproducesTheBuiltIn) {
-  const Schedule c = load_custom_schedule(kExamples + "custom-1f1b.yaml", 4, 8);
+  const Schedule c = load_custom_schedule(kExamples + "schedules/custom-1f1b.yaml", 4, 8);
   const Schedule b = one_f_one_b(4, 8);
   ASSERT_EQ(c.ranks, 4);
   for (int r = 0; r < 4; ++r) {
@@ -56,7 +56,7 @@ TEST(CustomFile, HandWritten1F1BReproducesTheBuiltIn) {
 }
 
 TEST(CustomFile, SplitBackwardsAndWeights) {
-  const Schedule c = load_custom_schedule(kExamples + "custom-zb.yaml");
+  const Schedule c = load_custom_schedule(kExamples + "schedules/custom-zb.yaml");
   const Timeline t = run_timeline(c, unit_costs(1, 2, 1, 3));
   // It is ZB1P on 2 ranks: the bubble is (PP−1)(F+B−2W) = 1.
   for (const auto& r : t.ranks) EXPECT_EQ(r.idle, 1);
