@@ -167,18 +167,24 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   // size is its bottleneck link's load at unit weight.
   // The activity starts sharing after the shortest route latency of its flows: in per-flow sharing the flows with
   // longer latencies catch up on bandwidth the early ones leave, so the bandwidth phase hides the difference.
-  TimeNs latency = std::numeric_limits<TimeNs>::max();
+  // The set is not done before its slowest flow could finish with its route to itself (its latency, then its bytes
+  // at its narrowest link): a lower bound on per-flow sharing as well, which decides small collectives, where the
+  // latencies the bandwidth phase hides for large ones are most of the time.
+  TimeNs latency = std::numeric_limits<TimeNs>::max(), alone = 0;
   std::vector<LinkId>& touched = touched_scratch_;
   touched.clear();
   ++dirty_stamp_;  // the solver's dirty marks are free between solves
   for (const FlowRequest& f : flows) {
     const Route r = topo_.route(f.src_gpu, f.dst_gpu, f.path, f.hash);
     latency = std::min(latency, r.latency_ns);
+    double narrowest = std::numeric_limits<double>::infinity();
     for (LinkId l : r.links()) {
       const size_t k = size_t(l);
       if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, touched.push_back(l), load_[k] = 0;
       load_[k] += double(f.bytes);
+      narrowest = std::min(narrowest, cap_[k]);
     }
+    alone = std::max(alone, r.latency_ns + (r.hops > 0 ? duration_ns(double(f.bytes), narrowest) : 0));
   }
   std::sort(touched.begin(), touched.end());
   std::vector<Use> uses;
@@ -205,6 +211,7 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   Activity& a = record(s);
   const int64_t id = a.id = next_id_++;
   a.start = q_.now();
+  a.not_before = a.start + alone;
   a.done = std::move(done);
   ++active_;
   schedule_activation(s, q_.now() + latency);
@@ -926,18 +933,19 @@ void Network::wakeup(uint64_t token) {
     DoneFn done;
     if (f.rec != kNoRec) {
       Activity& a = recs_[f.rec];
-      d = FlowDone{a.id, a.start, t};
+      d = FlowDone{a.id, a.start, std::max(t, a.not_before)};
       done = std::move(a.done);
       a.done = nullptr;
       a.uses.clear();
+      a.not_before = 0;  // the record is reused by flows and coflows alike
       free_recs_.push_back(f.rec);
       hot_[slot].rec = kNoRec;
     }
     free_slot(slot);
     if (join != kNoJoin) finish_join_member(join, t);  // a member of a start_flows set: no callback of its own
     if (!done) continue;
-    if (t <= now) done(d);
-    else q_.at(t, [done = std::move(done), d] { done(d); });
+    if (d.finish <= now) done(d);
+    else q_.at(d.finish, [done = std::move(done), d] { done(d); });
   }
 }
 

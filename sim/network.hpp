@@ -103,6 +103,7 @@ class Network {
   struct Activity {
     int64_t id = 0;
     TimeNs start = 0;
+    TimeNs not_before = 0;  // a coflow: its callback no earlier than its slowest flow could finish alone
     std::vector<Use> uses;
     DoneFn done;
   };
