@@ -49,7 +49,7 @@ void add_shapes(CLI::App& cal) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("scenario", o->scenario, "scenario YAML file")->required();
-  cmd->add_option("-o,--output", o->out, "output file (default: standard output)");
+  cmd->add_option("-o,--output", o->out, "output file (default: standard output)")->check(path_to_write());
   cmd->callback([o] {
     const std::string text = shape_list_to_json(shapes_of(load_scenario(o->scenario)));
     if (o->out.empty()) {
@@ -70,7 +70,7 @@ void add_calibrate_run(CLI::App& cal) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("scenario", o->scenario, "scenario YAML file")->required();
-  cmd->add_option("-o,--output", o->out, "profile JSON to write")->required();
+  cmd->add_option("-o,--output", o->out, "profile JSON to write")->required()->check(path_to_write());
   cmd->add_option("--harness", o->harness, "clustersim-kernels binary (default: next to clustersim)");
   cmd->add_option("--name", o->name, "profile name (default: the output file's stem)");
   cmd->add_option("--repetitions", o->repetitions, "timed repetitions per kernel")->check(CLI::Range(5, 10000));

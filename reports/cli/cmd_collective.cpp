@@ -139,7 +139,18 @@ void add_collective(CLI::App& app) {
   cmd->add_option("--quantum-ns", args.quantum_ns, "time quantum in ns (default: the scenario's)")->check(CLI::Range(int64_t(0), kMaxTimeQuantumNs));
   cmd->add_option("--backend", args.backend, "native | simgrid (default: the scenario's network.backend; simgrid: ≤ 256 GPUs)")
       ->check(CLI::IsMember({"native", "simgrid"}));
-  cmd->callback([] { run(args); });
+  cmd->callback([cmd] {
+    // An option the kind does not read is a mistake in the command, not something to ignore.
+    const bool ep = args.kind == "dispatch" || args.kind == "combine";
+    auto refuse = [&](const char* opt, const std::string& why) {
+      if (cmd->count(opt) > 0) throw CLI::ValidationError(opt, fmt::format("{}: {}", args.kind, why));
+    };
+    if (ep) refuse("--bytes", "the size comes from --tokens and the model's hidden size");
+    if (!ep) refuse("--tokens", "only dispatch and combine take tokens; give --bytes");
+    if (args.kind != "all-reduce") refuse("--algo", "only all-reduce chooses ring or tree");
+    if (args.kind == "p2p" && args.gpus != 2) refuse("--gpus", "a p2p transfer runs between 2 GPUs");
+    run(args);
+  });
 }
 
 }  // namespace cs::cli

@@ -18,9 +18,10 @@ void add_compare(CLI::App& app) {
   cmd->add_option("a", o->a, "scenario A (the reference), YAML file")->required();
   cmd->add_option("b", o->b, "scenario B (the change), YAML file")->required();
   cmd->add_flag("--json", o->json, "print the comparison as JSON (a, b, rows, changed_fields)");
-  cmd->add_flag("--only-changed", o->only_changed, "list only the figures that differ (text output)");
-  cmd->add_option("--trace-a", o->trace_a, "write a Chrome/Perfetto trace of A's step");
-  cmd->add_option("--trace-b", o->trace_b, "write a Chrome/Perfetto trace of B's step");
+  cmd->add_flag("--only-changed", o->only_changed, "list only the figures that differ (text output)")
+      ->excludes("--json");
+  cmd->add_option("--trace-a", o->trace_a, "write a Chrome/Perfetto trace of A's step")->check(path_to_write());
+  cmd->add_option("--trace-b", o->trace_b, "write a Chrome/Perfetto trace of B's step")->check(path_to_write());
   cmd->add_flag("--every-gpu", o->every_gpu,
                 "simulate every data-parallel replica in both runs, not one representative pipeline");
   cmd->callback([o] {

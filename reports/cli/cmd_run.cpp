@@ -17,13 +17,16 @@ void add_run(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("scenario", o->path, "scenario YAML file")->required();
   cmd->add_flag("--json", o->json, "print every figure as JSON");
-  cmd->add_option("--trace", o->trace, "write a Chrome/Perfetto trace of the step (open in ui.perfetto.dev)");
-  cmd->add_option("--html", o->html, "write a self-contained HTML report");
+  cmd->add_option("--trace", o->trace, "write a Chrome/Perfetto trace of the step (open in ui.perfetto.dev)")
+      ->check(path_to_write());
+  cmd->add_option("--html", o->html, "write a self-contained HTML report")->check(path_to_write());
   cmd->add_flag("--every-gpu", o->every_gpu,
                 "simulate every data-parallel replica, not one representative pipeline (automatic for imbalanced "
                 "routing)");
   cmd->add_flag("--detail", o->detail, "trace the parts inside each instruction too");
   cmd->callback([o] {
+    if (o->detail && o->trace.empty() && o->html.empty())
+      throw CLI::ValidationError("--detail", "adds slices to the trace or HTML report: give --trace or --html too");
     const Scenario s = load_scenario(o->path);
     RunOptions ro;
     ro.every_gpu = o->every_gpu;

@@ -53,6 +53,13 @@ sched::Schedule build(const ScheduleOptions& o) {
   if (o.virtual_stages > 0) p.virtual_stages = o.virtual_stages;
   if (o.no_overlap) p.overlap_fb = false;
   if (p.kind.empty()) p.kind = file.empty() ? "" : "custom";
+  // An option the schedule does not read is a mistake in the command, not something to ignore.
+  if (o.virtual_stages > 0 && p.kind != "interleaved")
+    throw CLI::ValidationError("--vstages", fmt::format("only the interleaved schedule has virtual stages, not {}", p.kind));
+  if (!o.file.empty() && p.kind != "custom")
+    throw CLI::ValidationError("--file", fmt::format("only a custom schedule is read from a file, not {}", p.kind));
+  if (o.no_overlap && p.kind != "dualpipe" && p.kind != "dualpipev")
+    throw CLI::ValidationError("--no-overlap", fmt::format("only DualPipe and DualPipeV overlap F&B pairs, not {}", p.kind));
   if (p.kind == "custom") {
     if (file.empty()) throw std::runtime_error("a custom schedule needs --file (or a scenario with schedule.file)");
     return sched::load_custom_schedule(file, o.pp > 0 || !o.scenario.empty() ? p.pp : 0,

@@ -88,11 +88,11 @@ void add_sweep(CLI::App& app) {
   auto* cmd = app.add_subcommand("sweep", "run a grid of scenario variants; CSV, JSON, best point and Pareto front");
   auto args = std::make_shared<SweepArgs>();
   cmd->add_option("sweep", args->file, "sweep YAML file (base scenario + grid/zip of fields)")->required();
-  cmd->add_option("-o,--out", args->out, "output folder (default: sweep-<name>)");
+  cmd->add_option("-o,--out", args->out, "output folder (default: sweep-<name>)")->check(path_to_write());
   cmd->add_option("-j,--jobs", args->jobs, "worker threads per process (default: hardware threads)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--fresh", args->fresh, "discard earlier results in the output folder instead of resuming");
-  cmd->add_option("--html", args->html, "also write a self-contained HTML report of the sweep");
+  cmd->add_option("--html", args->html, "also write a self-contained HTML report of the sweep")->check(path_to_write());
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar or summary");
   cmd->callback([args] {
     const int rc = run(*args);

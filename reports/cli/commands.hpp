@@ -4,6 +4,13 @@
 #include <CLI/CLI.hpp>
 
 namespace cs::cli {
+// For options naming a file or folder to write: an empty name is refused (`--trace ""` wrote nothing, silently).
+inline const CLI::Validator& path_to_write() {
+  static const CLI::Validator v(
+      [](std::string& s) { return s.empty() ? std::string("give the path to write") : std::string(); }, "PATH");
+  return v;
+}
+
 void add_describe(CLI::App& app);
 void add_run(CLI::App& app);
 void add_schedule(CLI::App& app);

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -45,6 +47,22 @@ TEST(Describe, BadScenarioGivesFileLineAndNonZeroExit) {
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("bad-layout.yaml:5:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("layout.expert_parallel"), std::string::npos) << r.out;
+}
+
+// Output options given without a path, and options that would be ignored, are refused.
+TEST(CommandLine, EmptyOutputPathsAndIgnoredOptionsAreRefused) {
+  const std::string ex = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"run " + ex + "dualpipe-pp4.yaml --trace ''", "--trace: give the path to write"},
+           {"run " + ex + "dualpipe-pp4.yaml --html ''", "--html: give the path to write"},
+           {"run " + ex + "dualpipe-pp4.yaml --detail", "--detail: adds slices to the trace or HTML report"},
+           {"compare " + ex + "dualpipe-pp4.yaml " + ex + "interleaved-pp4.yaml --json --only-changed", "excludes"},
+           {"compare " + ex + "dualpipe-pp4.yaml " + ex + "interleaved-pp4.yaml --trace-a ''", "--trace-a: give the path"},
+           {"sweep " + std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/sweeps/routing-skew.yaml -o ''", "--out: give the path"}}) {
+    const auto r = cs::testing::run_cli(args);
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_NE(r.out.find(says), std::string::npos) << args << "\n" << r.out;
+  }
 }
 
 TEST(Describe, MissingFileIsAnError) {

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 #include <sys/wait.h>
 
 namespace {
@@ -119,6 +121,14 @@ TEST(ScheduleCli, Errors) {
   const CliRun big = run("--kind 1f1b --pp 4096 --microbatches 65536 --no-chart");  // 2^28 passes: refused, not run
   EXPECT_NE(big.rc, 0);
   EXPECT_THAT(big.out, HasSubstr("too large a schedule; allowed at most 65536 micro-batches and 1048576"));
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--kind 1f1b --pp 4 --microbatches 8 --vstages 3", "--vstages: only the interleaved schedule"},
+           {"--kind 1f1b --pp 4 --microbatches 8 --file x.yaml", "--file: only a custom schedule is read from a file"},
+           {"--kind zb1p --pp 4 --microbatches 8 --no-overlap", "--no-overlap: only DualPipe and DualPipeV"}}) {
+    const CliRun r = run(args);
+    EXPECT_NE(r.rc, 0) << args;
+    EXPECT_THAT(r.out, HasSubstr(says)) << args;
+  }
   const CliRun none = run("--pp 4");
   EXPECT_NE(none.rc, 0);
   EXPECT_THAT(none.out, HasSubstr("--kind, --pp and --microbatches"));

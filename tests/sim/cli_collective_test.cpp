@@ -1,6 +1,9 @@
 // The `collective` command on the example scenarios (scenarios/examples/), as a user runs it.
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "tests/cli_run.hpp"
 
 #include <array>
@@ -39,6 +42,17 @@ TEST(CollectiveCommand, BadInputIsRejectedClearly) {
   o = run("collective " + kExamples + "allreduce-2node.yaml --kind all-to-all --gpus 64");
   EXPECT_NE(o.rc, 0);
   EXPECT_NE(o.out.find("not all in the cluster"), std::string::npos) << o.out;
+  // Options the kind does not read are refused, not ignored; a quantum beyond 1 s is out of range (it hung).
+  for (const auto& [extra, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--kind all-to-all --algo tree", "--algo: all-to-all: only all-reduce chooses ring or tree"},
+           {"--kind dispatch --bytes 5", "--bytes: dispatch: the size comes from --tokens"},
+           {"--kind p2p --tokens 5", "--tokens: p2p: only dispatch and combine take tokens"},
+           {"--kind p2p --gpus 4", "--gpus: p2p: a p2p transfer runs between 2 GPUs"},
+           {"--kind all-reduce --quantum-ns 9223372036854775807", "--quantum-ns: Value 9223372036854775807 not in range"}}) {
+    o = run("collective " + kExamples + "allreduce-2node.yaml " + extra);
+    EXPECT_NE(o.rc, 0) << extra;
+    EXPECT_NE(o.out.find(says), std::string::npos) << extra << "\n" << o.out;
+  }
 }
 
 // The scenario's network.backend is honoured (simgrid in this example), --backend overrides it, and a dispatch on
