@@ -30,16 +30,17 @@ Layout read_layout(YamlSection s, const Layout* base) {
   return l;
 }
 
-ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, const ScheduleConfig* base) {
+ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, const ScheduleConfig* base,
+                             std::vector<ScenarioInput>* inputs) {
   ScheduleConfig c = base ? *base : ScheduleConfig{};
   c.kind = base ? s.choice_or("kind", c.kind, kScheduleKinds) : s.choice("kind", kScheduleKinds);
   c.comm_sms = int(s.integer_or("comm_sms", c.comm_sms, 0, 100000));
   c.overlap_fb = s.boolean_or("overlap_fb", c.overlap_fb);
   if (c.kind == "custom" && (!base || s.has("file"))) {
-    c.file = s.text("file");
-    auto p = std::filesystem::path(scenario_file).parent_path() / c.file;
-    if (!std::filesystem::exists(p)) s.fail("file", fmt::format("no such schedule file: {}", p.string()));
-    c.file = p.string();
+    const ScenarioInput in{"schedule", s.text("file")};
+    if (inputs) inputs->push_back(in);
+    c.file = input_path(in, scenario_file);
+    if (!std::filesystem::exists(c.file)) s.fail("file", fmt::format("no such schedule file: {}", c.file));
   } else if (s.has("file")) {
     s.fail("file", "only a custom schedule (kind: custom) takes a file");
   } else {
@@ -49,7 +50,7 @@ ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, co
   return c;
 }
 
-RoutingConfig read_routing(YamlSection& root, const std::string& scenario_file) {
+RoutingConfig read_routing(YamlSection& root, const std::string& scenario_file, std::vector<ScenarioInput>* inputs) {
   RoutingConfig r;
   if (!root.has("routing")) {
     root.raw("routing");
@@ -61,9 +62,10 @@ RoutingConfig read_routing(YamlSection& root, const std::string& scenario_file) 
   if (r.kind == "zipf" && !s.has("zipf_exponent")) s.fail("zipf_exponent", "required with kind: zipf (a number in [0, 10])");
   if (r.kind != "zipf" && s.has("zipf_exponent")) s.fail("zipf_exponent", "only kind: zipf takes a zipf_exponent");
   if (r.kind == "file") {
-    auto p = std::filesystem::path(scenario_file).parent_path() / s.text("load_file");
-    if (!std::filesystem::exists(p)) s.fail("load_file", fmt::format("no such load file: {}", p.string()));
-    r.load_file = p.string();
+    const ScenarioInput in{"load", s.text("load_file")};
+    if (inputs) inputs->push_back(in);
+    r.load_file = input_path(in, scenario_file);
+    if (!std::filesystem::exists(r.load_file)) s.fail("load_file", fmt::format("no such load file: {}", r.load_file));
   } else {
     if (s.has("load_file")) s.fail("load_file", "only kind: file takes a load_file");
     s.raw("load_file");
@@ -111,7 +113,7 @@ std::vector<Straggler> read_stragglers(YamlSection& root, const ClusterSpec& clu
   return out;
 }
 
-Phase read_phase(YamlSection s, const Scenario& sc) {
+Phase read_phase(YamlSection s, const Scenario& sc, std::vector<ScenarioInput>* inputs) {
   Phase p;
   p.name = s.text("name");
   if (s.has("gpu_hours")) {
@@ -147,14 +149,14 @@ Phase read_phase(YamlSection s, const Scenario& sc) {
   if (!s.has("layout")) s.raw("layout");
   p.layout.seq_len = p.seq_len;
   p.layout.global_batch = p.global_batch;
-  p.schedule = s.has("schedule") ? read_schedule(s.section("schedule"), sc.file, &sc.schedule) : sc.schedule;
+  p.schedule = s.has("schedule") ? read_schedule(s.section("schedule"), sc.file, &sc.schedule, inputs) : sc.schedule;
   if (!s.has("schedule")) s.raw("schedule");
   p.nodes = int(s.integer_or("nodes", sc.cluster.nodes, 1, 1 << 20));
   s.finish();
   return p;
 }
 
-std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
+std::vector<Phase> read_training(YamlSection& root, Scenario& sc, std::vector<ScenarioInput>* inputs) {
   YamlSection s = root.section("training");
   Layout& layout = sc.layout;
   layout.seq_len = s.integer("seq_len", 1, int64_t(1) << 24);
@@ -162,7 +164,7 @@ std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
   if (!list || !list.IsSequence() || list.size() == 0) s.fail("phases", "expected a non-empty list of phases");
   std::vector<Phase> phases;
   for (size_t i = 0; i < list.size(); ++i)
-    phases.push_back(read_phase(YamlSection(list[i], s.file(), fmt::format("{}.phases[{}]", s.path(), i)), sc));
+    phases.push_back(read_phase(YamlSection(list[i], s.file(), fmt::format("{}.phases[{}]", s.path(), i)), sc, inputs));
   s.finish();
   const Phase& p0 = phases[0];
   if (!p0.simulated() || p0.global_batch != layout.global_batch || p0.seq_len != layout.seq_len ||
@@ -176,20 +178,20 @@ std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
 
 }  // namespace
 
-Scenario load_scenario(const YAML::Node& root_node, const std::string& file) {
+Scenario load_scenario(const YAML::Node& root_node, const std::string& file, std::vector<ScenarioInput>* inputs) {
   YamlSection root(root_node, file, "");
   Scenario sc;
   sc.file = file;
   sc.name = root.text("name");
   sc.description = root.text_or("description", "");
-  sc.model = read_model(root);
-  sc.cluster = read_cluster(root);
+  sc.model = read_model(root, inputs);
+  sc.cluster = read_cluster(root, inputs);
   sc.layout = read_layout(root.section("layout"), nullptr);
-  sc.schedule = read_schedule(root.section("schedule"), file, nullptr);
-  sc.routing = read_routing(root, file);
+  sc.schedule = read_schedule(root.section("schedule"), file, nullptr, inputs);
+  sc.routing = read_routing(root, file, inputs);
   sc.network = read_network(root);
   sc.stragglers = read_stragglers(root, sc.cluster);
-  sc.phases = read_training(root, sc);
+  sc.phases = read_training(root, sc, inputs);
   sc.price_per_gpu_hour = root.number("price_per_gpu_hour", 0, 1e6);
   sc.profile = root.text_or("calibration_profile", sc.profile);
   sc.seed = uint64_t(root.integer_or("seed", 1, 0, std::numeric_limits<int64_t>::max()));
