@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "reports/csv.hpp"
 #include "reports/pareto.hpp"
+#include "reports/sweep_inputs.hpp"
 
 namespace cs {
 
@@ -49,6 +51,33 @@ std::string cell_text(const nlohmann::json& j) {
   return j.dump();
 }
 
+// One warning for the points whose rows are all of other inputs (`stale`: per point, the inputs its last such row
+// names as changed, none when it records no inputs); "" when every point with a row has one of this run's inputs.
+std::string stale_rows_warning(const std::string& path, const SweepPlan& plan,
+                               const std::map<size_t, std::vector<std::string>>& stale,
+                               const std::map<size_t, PointResult>& reused) {
+  size_t rerun = 0, unrecorded = 0;
+  std::set<std::string> changed;
+  for (const auto& [index, names] : stale) {
+    if (reused.count(index)) continue;  // another row of the point has this run's inputs
+    ++rerun;
+    if (names.empty()) ++unrecorded;
+    changed.insert(names.begin(), names.end());
+  }
+  if (rerun == 0) return "";
+  std::vector<std::string> why;
+  if (!changed.empty()) {
+    std::vector<std::string> named;
+    for (const std::string& n : changed) named.push_back(describe_input(plan, n));
+    why.push_back(fmt::format("changed since: {}", fmt::join(named, ", ")));
+  }
+  if (unrecorded > 0)
+    why.push_back(fmt::format("{} written by an older clustersim that did not record inputs", unrecorded));
+  return fmt::format("{}: {} earlier result(s) were not computed from this run's inputs ({}) and are not reused: "
+                     "their points run again (--fresh discards earlier results)",
+                     path, rerun, fmt::join(why, "; "));
+}
+
 }  // namespace
 
 SweepJournal::SweepJournal(const std::string& dir, const SweepPlan& plan, bool resume) {
@@ -69,6 +98,10 @@ SweepJournal::SweepJournal(const std::string& dir, const SweepPlan& plan, bool r
     std::istringstream lines(text.substr(0, complete));
     std::string line;
     int lineno = 0;
+    // Rows computed from other inputs than this run's are left in the file and not used. Per point, the changed
+    // inputs its last such row names (empty: the row records none), for the one warning about them.
+    InputCheck check(plan);
+    std::map<size_t, std::vector<std::string>> stale;
     while (std::getline(lines, line)) {
       ++lineno;
       if (line.empty()) continue;
@@ -85,8 +118,19 @@ SweepJournal::SweepJournal(const std::string& dir, const SweepPlan& plan, bool r
         continue;
       }
       r.index = it->second;
-      rows_[r.index] = std::move(r);  // a repeated id (two runs writing at once) keeps the last row
+      if (r.inputs.empty()) {
+        stale[r.index] = {};
+        continue;
+      }
+      if (std::vector<std::string> changed = check.changed(r.inputs); !changed.empty()) {
+        stale[r.index] = std::move(changed);
+        continue;
+      }
+      // A repeated id (two runs writing at once, or a point run again after its inputs changed and changed back)
+      // keeps the last row of this run's inputs.
+      rows_[r.index] = std::move(r);
     }
+    if (std::string w = stale_rows_warning(path_, plan, stale, rows_); !w.empty()) warnings_.push_back(std::move(w));
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | (resume ? 0 : O_TRUNC) | O_CLOEXEC, 0644);
   if (fd_ < 0) fail_io("cannot open the sweep journal", path_);
@@ -153,6 +197,7 @@ nlohmann::json sweep_summary(const SweepPlan& plan, const std::map<size_t, Point
   for (const auto& [index, r] : rows) {
     ++counts[r.status];
     s["points"].push_back(to_json(r));
+    s["points"].back().erase("inputs");  // the journal keeps them; the report has no use for them
     ids[index] = r.id;
     const json& res = r.result;
     if (r.status == "ok" && res.contains("total_gpu_hours") && res.contains("days") &&

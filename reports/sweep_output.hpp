@@ -1,7 +1,12 @@
 // A sweep's output folder:
-//   points.jsonl   the journal: one JSON object per finished point ({id, fields, status, reason?, result}), appended
-//                  with a single write() per line and flushed, in plan order. On resume, complete lines are kept, a
-//                  trailing partial line (a kill mid-write) is cut off, and their points are not run again.
+//   points.jsonl   the journal: one JSON object per finished point ({id, fields, status, reason?, result, inputs}),
+//                  appended with a single write() per line and flushed, in plan order. `inputs` holds the digests of
+//                  what the point was computed from besides its swept values (reports/sweep_inputs.hpp). On resume,
+//                  a trailing partial line (a kill mid-write) is cut off, and the points of complete lines whose
+//                  inputs are this run's are not run again. Lines whose inputs differ (the base scenario, a preset
+//                  or another file it reads, or the sweep's settings were edited since), or that record none (an
+//                  older journal), stay in the file unused, with one warning: their points run again and the new
+//                  rows are appended, so points.csv and summary.json are those of a fresh run.
 //   points.csv     one row per finished point, in plan order: id, the swept fields, status, reason, then every key
 //                  the evaluator reported (sorted). Rewritten whole (to a temporary file, then renamed) so a reader
 //                  never sees half a file.
@@ -26,8 +31,9 @@ namespace cs {
 
 class SweepJournal {
  public:
-  // Opens (creating) dir/points.jsonl. resume = false truncates it; else its complete rows are loaded (rows whose id
-  // is not a point of this plan are dropped with a warning in warnings()).
+  // Opens (creating) dir/points.jsonl. resume = false truncates it; else its complete rows are loaded, except rows
+  // whose id is not a point of this plan (a warning each in warnings()) and rows not computed from this run's
+  // inputs (one warning for all of them, naming the inputs that changed).
   SweepJournal(const std::string& dir, const SweepPlan& plan, bool resume);
   ~SweepJournal();
   SweepJournal(const SweepJournal&) = delete;

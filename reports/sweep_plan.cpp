@@ -180,16 +180,21 @@ std::string canonical_value(const YAML::Node& n) {
   return out.c_str();
 }
 
+std::string fnv1a_hex(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : bytes) {
+    h ^= uint8_t(c);
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
 std::string point_id(const std::vector<FieldValue>& fields) {
   std::map<std::string, std::string> sorted;
   for (const auto& f : fields) sorted[f.path] = canonical_value(f.value);
-  uint64_t h = 1469598103934665603ull;
-  for (const auto& [path, value] : sorted)
-    for (char c : path + "=" + value + "\n") {
-      h ^= uint8_t(c);
-      h *= 1099511628211ull;
-    }
-  return fmt::format("{:016x}", h);
+  std::string lines;
+  for (const auto& [path, value] : sorted) lines += path + "=" + value + "\n";
+  return fnv1a_hex(lines);
 }
 
 nlohmann::json yaml_to_json(const YAML::Node& n) {
@@ -221,6 +226,13 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
   plan.file = file;
   plan.name = s.text_or("name", std::filesystem::path(file).stem().string());
   const std::string base = s.text("base");
+  {
+    std::map<std::string, std::string> settings;
+    for (auto it = root.begin(); it != root.end(); ++it)
+      if (const std::string key = it->first.Scalar(); key != "grid" && key != "zip")
+        settings[key] = canonical_value(it->second);
+    for (const auto& [key, value] : settings) plan.settings += key + "=" + value + "\n";
+  }
   plan.base_path = (std::filesystem::path(file).parent_path() / base).lexically_normal().string();
   if (!std::filesystem::is_regular_file(plan.base_path))
     s.fail("base", fmt::format("no such scenario file: {} (the path is relative to the sweep file's folder)",

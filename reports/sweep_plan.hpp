@@ -11,12 +11,14 @@
 //
 // Points are ordered like nested loops over the axes in file order (grid keys, then zip groups; the last axis
 // varies fastest). A point's id is a hash of its field assignments, so it stays the same when axes are reordered
-// or values are added: that is what resume matches on.
+// or values are added: that is what resume matches on, together with the digests of the point's other inputs
+// (reports/sweep_inputs.hpp: the sweep file's other settings, the base scenario, the files its scenario reads).
 #pragma once
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +50,8 @@ struct SweepPlan {
   std::string base_path;   // the base scenario, resolved against the sweep file's folder
   std::string base_text;   // its YAML text: each point parses its own tree, which keeps the base file's lines for
                            // the loader's messages (YAML::Clone drops them) and shares no tree between threads
+  std::string settings;    // the sweep file's settings other than grid and zip, one "key=value" line each in key
+                           // order ("base=../deepseek-v3.yaml\nname=…\n"): an input of every point
   std::vector<SweepAxis> axes;
   size_t size() const;     // number of points (product of axis sizes)
 };
@@ -81,6 +85,8 @@ nlohmann::json yaml_to_json(const YAML::Node& n);
 
 // Stable id of a set of field assignments: 16 hex digits of FNV-1a over "path=value" lines.
 std::string point_id(const std::vector<FieldValue>& fields);
+// 16 hex digits of the 64-bit FNV-1a hash of `bytes`: the same on every platform and build.
+std::string fnv1a_hex(std::string_view bytes);
 // Canonical text of a value (the scalar as written, else flow-style YAML).
 std::string canonical_value(const YAML::Node& n);
 

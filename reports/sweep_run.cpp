@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "reports/sweep_inputs.hpp"
 #include "reports/sweep_output.hpp"
 #include "scenarios/yaml_reader.hpp"
 
@@ -20,6 +21,7 @@ nlohmann::json to_json(const PointResult& r) {
   nlohmann::json j{{"id", r.id}, {"fields", r.fields}, {"status", r.status}};
   if (!r.reason.empty()) j["reason"] = r.reason;
   j["result"] = r.result;
+  if (!r.inputs.empty()) j["inputs"] = r.inputs;
   return j;
 }
 
@@ -32,6 +34,8 @@ PointResult point_result_from_json(const nlohmann::json& j) {
     throw std::runtime_error("status must be ok, infeasible or error, got " + r.status);
   r.reason = j.value("reason", "");
   r.result = j.at("result");
+  r.inputs = j.value("inputs", nlohmann::json::object());
+  if (!r.inputs.is_object()) throw std::runtime_error("inputs must be an object of digests");
   return r;
 }
 
@@ -42,13 +46,16 @@ PointResult evaluate_point(const SweepPlan& plan, size_t index, const Evaluator&
   r.id = point.id;
   r.fields = point_fields_json(point);
   std::optional<Scenario> scenario;
+  std::vector<ScenarioInput> files;  // filled as the loader goes, so a rejected point names what it was judged on
   try {
-    scenario = load_scenario(apply_point(plan, point), plan.base_path);
+    scenario = load_scenario(apply_point(plan, point), plan.base_path, &files);
   } catch (const ScenarioError& e) {
     r.status = "infeasible";
     r.reason = e.what();
+    r.inputs = point_inputs(plan, files, "");
     return r;
   }
+  r.inputs = point_inputs(plan, files, scenario->profile);
   try {
     r.result = eval(*scenario);
     if (!r.result.is_object()) throw std::runtime_error("the evaluator must return a JSON object");

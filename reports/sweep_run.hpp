@@ -30,13 +30,15 @@ struct PointResult {
   std::string status;        // ok | infeasible (scenario rejected, or does not fit) | error (evaluator threw)
   std::string reason;        // for infeasible and error
   nlohmann::json result = nlohmann::json::object();  // the evaluator's figures (also kept for points that don't fit)
+  nlohmann::json inputs = nlohmann::json::object();  // digests of what it was computed from (sweep_inputs.hpp)
 };
 
-nlohmann::json to_json(const PointResult& r);  // {id, fields, status, reason?, result}; no index
+// {id, fields, status, reason?, result, inputs?}; no index. Rows written before inputs were recorded have none.
+nlohmann::json to_json(const PointResult& r);
 PointResult point_result_from_json(const nlohmann::json& j);
 
-// Loads and evaluates one point. Scenario errors and `fits: false` make it infeasible; other exceptions from the
-// evaluator make it an error. Never throws for a bad point.
+// Loads and evaluates one point, and records the digests of its inputs. Scenario errors and `fits: false` make it
+// infeasible; other exceptions from the evaluator make it an error. Never throws for a bad point.
 PointResult evaluate_point(const SweepPlan& plan, size_t index, const Evaluator& eval);
 
 // Evaluates `indices` on `jobs` threads (0 = hardware threads). `on_done` runs on the calling thread, once per point,
@@ -50,7 +52,7 @@ struct SweepOptions {
   int jobs = 0;          // worker threads; 0 = hardware threads
   bool resume = true;    // false: discard earlier results in out_dir
   std::function<void(size_t done, size_t total)> progress;  // called on the calling thread after each point
-  std::function<void(const std::string&)> warn;             // journal rows dropped on resume, and why
+  std::function<void(const std::string&)> warn;             // journal rows not reused on resume, and why
 };
 
 // The whole sweep in one process: resume from the journal, evaluate the rest, write CSV and summary.

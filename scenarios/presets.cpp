@@ -25,6 +25,11 @@ std::string preset_path(const std::string& kind, const std::string& name) {
   return (std::filesystem::path(preset_dir()) / kind / (name + ".yaml")).string();
 }
 
+std::string input_path(const ScenarioInput& in, const std::string& scenario_file) {
+  if (in.kind == "models" || in.kind == "gpus" || in.kind == "clusters") return preset_path(in.kind, in.name);
+  return (std::filesystem::path(scenario_file).parent_path() / in.name).string();
+}
+
 // Reads every model field, each defaulting to `base`'s value; `complete` = the result must be a whole model.
 ModelConfig read_model_fields(YamlSection& s, ModelConfig m, bool complete) {
   m.name = s.text_or("name", m.name);
@@ -135,10 +140,12 @@ GpuSpec load_gpu_preset(const std::string& name) {
 
 // `key` may name a preset (a string), give the fields inline (a mapping), or both ({preset: NAME, field: value}).
 template <class T, class ReadFn>
-T preset_or_inline(YamlSection& parent, const std::string& key, const std::string& kind, ReadFn read) {
+T preset_or_inline(YamlSection& parent, const std::string& key, const std::string& kind, ReadFn read,
+                   std::vector<ScenarioInput>* inputs) {
   YAML::Node n = parent.raw(key);
   if (!n || n.IsNull()) parent.fail(key, fmt::format("required field is missing: a {} preset name or a mapping", kind));
   auto from_preset = [&](const std::string& name) {
+    if (inputs) inputs->push_back({kind, name});
     const std::string path = preset_path(kind, name);
     if (!std::filesystem::exists(path)) {
       std::string known;
@@ -163,14 +170,15 @@ T preset_or_inline(YamlSection& parent, const std::string& key, const std::strin
   return read(s, T{}, true);
 }
 
-ModelConfig read_model(YamlSection& root) {
-  return preset_or_inline<ModelConfig>(root, "model", "models",
-                                       [](YamlSection& s, ModelConfig b, bool c) { return read_model_fields(s, b, c); });
+ModelConfig read_model(YamlSection& root, std::vector<ScenarioInput>* inputs) {
+  return preset_or_inline<ModelConfig>(
+      root, "model", "models", [](YamlSection& s, ModelConfig b, bool c) { return read_model_fields(s, b, c); },
+      inputs);
 }
 
-GpuSpec read_gpu(YamlSection& cluster) {
-  return preset_or_inline<GpuSpec>(cluster, "gpu", "gpus",
-                                   [](YamlSection& s, GpuSpec b, bool c) { return read_gpu_fields(s, b, c); });
+GpuSpec read_gpu(YamlSection& cluster, std::vector<ScenarioInput>* inputs) {
+  return preset_or_inline<GpuSpec>(
+      cluster, "gpu", "gpus", [](YamlSection& s, GpuSpec b, bool c) { return read_gpu_fields(s, b, c); }, inputs);
 }
 
 namespace {
@@ -183,9 +191,9 @@ FabricKind fabric_kind(const std::string& s) {
 }
 }  // namespace
 
-ClusterSpec read_cluster_fields(YamlSection& s, ClusterSpec c, bool complete) {
+ClusterSpec read_cluster_fields(YamlSection& s, ClusterSpec c, bool complete, std::vector<ScenarioInput>* inputs) {
   c.name = s.text_or("name", c.name);
-  if (s.has("gpu")) c.gpu = read_gpu(s);
+  if (s.has("gpu")) c.gpu = read_gpu(s, inputs);
   else s.raw("gpu");
   c.node.gpus = int(s.integer_or("gpus_per_node", c.node.gpus, 1, 1024));
   c.nodes = int(s.integer_or("nodes", c.nodes, 1, 1 << 20));
@@ -214,10 +222,10 @@ ClusterSpec read_cluster_fields(YamlSection& s, ClusterSpec c, bool complete) {
   return c;
 }
 
-ClusterSpec read_cluster(YamlSection& root) {
-  return preset_or_inline<ClusterSpec>(root, "cluster", "clusters", [](YamlSection& s, ClusterSpec b, bool c) {
-    return read_cluster_fields(s, b, c);
-  });
+ClusterSpec read_cluster(YamlSection& root, std::vector<ScenarioInput>* inputs) {
+  return preset_or_inline<ClusterSpec>(
+      root, "cluster", "clusters",
+      [inputs](YamlSection& s, ClusterSpec b, bool c) { return read_cluster_fields(s, b, c, inputs); }, inputs);
 }
 
 }  // namespace cs

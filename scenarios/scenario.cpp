@@ -34,16 +34,17 @@ Layout read_layout(YamlSection s, const Layout* base) {
   return l;
 }
 
-ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, const ScheduleConfig* base) {
+ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, const ScheduleConfig* base,
+                             std::vector<ScenarioInput>* inputs) {
   ScheduleConfig c = base ? *base : ScheduleConfig{};
   c.kind = base ? s.choice_or("kind", c.kind, kScheduleKinds) : s.choice("kind", kScheduleKinds);
   c.comm_sms = int(s.integer_or("comm_sms", c.comm_sms, 0, 100000));
   c.overlap_fb = s.boolean_or("overlap_fb", c.overlap_fb);
   if (c.kind == "custom" && (!base || s.has("file"))) {
-    c.file = s.text("file");
-    auto p = std::filesystem::path(scenario_file).parent_path() / c.file;
-    if (!std::filesystem::exists(p)) s.fail("file", fmt::format("no such schedule file: {}", p.string()));
-    c.file = p.string();
+    const ScenarioInput in{"schedule", s.text("file")};
+    if (inputs) inputs->push_back(in);
+    c.file = input_path(in, scenario_file);
+    if (!std::filesystem::exists(c.file)) s.fail("file", fmt::format("no such schedule file: {}", c.file));
   } else if (s.has("file")) {
     s.fail("file", "only a custom schedule (kind: custom) takes a file");
   } else {
@@ -53,7 +54,7 @@ ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, co
   return c;
 }
 
-RoutingConfig read_routing(YamlSection& root, const std::string& scenario_file) {
+RoutingConfig read_routing(YamlSection& root, const std::string& scenario_file, std::vector<ScenarioInput>* inputs) {
   RoutingConfig r;
   if (!root.has("routing")) {
     root.raw("routing");
@@ -65,9 +66,10 @@ RoutingConfig read_routing(YamlSection& root, const std::string& scenario_file) 
   if (r.kind == "zipf" && !s.has("zipf_exponent")) s.fail("zipf_exponent", "required with kind: zipf (a number in [0, 10])");
   if (r.kind != "zipf" && s.has("zipf_exponent")) s.fail("zipf_exponent", "only kind: zipf takes a zipf_exponent");
   if (r.kind == "file") {
-    auto p = std::filesystem::path(scenario_file).parent_path() / s.text("load_file");
-    if (!std::filesystem::exists(p)) s.fail("load_file", fmt::format("no such load file: {}", p.string()));
-    r.load_file = p.string();
+    const ScenarioInput in{"load", s.text("load_file")};
+    if (inputs) inputs->push_back(in);
+    r.load_file = input_path(in, scenario_file);
+    if (!std::filesystem::exists(r.load_file)) s.fail("load_file", fmt::format("no such load file: {}", r.load_file));
   } else {
     if (s.has("load_file")) s.fail("load_file", "only kind: file takes a load_file");
     s.raw("load_file");
@@ -115,7 +117,7 @@ std::vector<Straggler> read_stragglers(YamlSection& root, const ClusterSpec& clu
   return out;
 }
 
-Phase read_phase(YamlSection s, const Scenario& sc) {
+Phase read_phase(YamlSection s, const Scenario& sc, std::vector<ScenarioInput>* inputs) {
   Phase p;
   p.name = s.text("name");
   if (s.has("gpu_hours")) {
@@ -151,14 +153,14 @@ Phase read_phase(YamlSection s, const Scenario& sc) {
   if (!s.has("layout")) s.raw("layout");
   p.layout.seq_len = p.seq_len;
   p.layout.global_batch = p.global_batch;
-  p.schedule = s.has("schedule") ? read_schedule(s.section("schedule"), sc.file, &sc.schedule) : sc.schedule;
+  p.schedule = s.has("schedule") ? read_schedule(s.section("schedule"), sc.file, &sc.schedule, inputs) : sc.schedule;
   if (!s.has("schedule")) s.raw("schedule");
   p.nodes = int(s.integer_or("nodes", sc.cluster.nodes, 1, 1 << 20));
   s.finish();
   return p;
 }
 
-std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
+std::vector<Phase> read_training(YamlSection& root, Scenario& sc, std::vector<ScenarioInput>* inputs) {
   YamlSection s = root.section("training");
   Layout& layout = sc.layout;
   layout.seq_len = s.integer("seq_len", 1, int64_t(1) << 24);
@@ -167,7 +169,7 @@ std::vector<Phase> read_training(YamlSection& root, Scenario& sc) {
   std::vector<Phase> phases;
   for (size_t i = 0; i < list.size(); ++i) {
     YamlSection ps(list[i], s.file(), fmt::format("{}.phases[{}]", s.path(), i));
-    phases.push_back(read_phase(ps, sc));
+    phases.push_back(read_phase(ps, sc, inputs));
     // Reports and comparisons key a phase's figures by its name.
     for (size_t k = 0; k + 1 < phases.size(); ++k)
       if (phases[k].name == phases.back().name)
@@ -203,20 +205,20 @@ void check_profile(const YamlSection& root, const std::string& profile) {
 }
 }  // namespace
 
-Scenario load_scenario(const YAML::Node& root_node, const std::string& file) {
+Scenario load_scenario(const YAML::Node& root_node, const std::string& file, std::vector<ScenarioInput>* inputs) {
   YamlSection root(root_node, file, "");
   Scenario sc;
   sc.file = file;
   sc.name = root.text("name");
   sc.description = root.text_or("description", "");
-  sc.model = read_model(root);
-  sc.cluster = read_cluster(root);
+  sc.model = read_model(root, inputs);
+  sc.cluster = read_cluster(root, inputs);
   sc.layout = read_layout(root.section("layout"), nullptr);
-  sc.schedule = read_schedule(root.section("schedule"), file, nullptr);
-  sc.routing = read_routing(root, file);
+  sc.schedule = read_schedule(root.section("schedule"), file, nullptr, inputs);
+  sc.routing = read_routing(root, file, inputs);
   sc.network = read_network(root);
   sc.stragglers = read_stragglers(root, sc.cluster);
-  sc.phases = read_training(root, sc);
+  sc.phases = read_training(root, sc, inputs);
   sc.price_per_gpu_hour = root.number("price_per_gpu_hour", 0, 1e6);
   sc.profile = root.text_or("calibration_profile", sc.profile);
   check_profile(root, sc.profile);

@@ -59,9 +59,20 @@ struct Scenario {
 // Folder holding models/, gpus/, clusters/ presets: $CLUSTERSIM_PRESETS if set, else the source tree's scenarios/.
 std::string preset_dir();
 
+// A file a scenario reads besides its own: a preset (kind "models", "gpus" or "clusters"; name as the scenario gives
+// it), a custom schedule ("schedule") or a routing load file ("load"; name as the scenario writes the path).
+struct ScenarioInput {
+  std::string kind;
+  std::string name;
+};
+// Where the loader looks for it: presets under preset_dir(), other files relative to the scenario file's folder.
+std::string input_path(const ScenarioInput& in, const std::string& scenario_file);
+
 Scenario load_scenario(const std::string& path);
-// The same from an already parsed document (sweeps edit the tree, then load); `file` is used in messages.
-Scenario load_scenario(const YAML::Node& root, const std::string& file);
+// The same from an already parsed document (sweeps edit the tree, then load); `file` is used in messages and locates
+// relative paths. `inputs` (optional) receives every file the load looks for, in order, as it goes (so also when the
+// load fails): what the result depends on besides the tree (sweeps fingerprint them).
+Scenario load_scenario(const YAML::Node& root, const std::string& file, std::vector<ScenarioInput>* inputs = nullptr);
 
 ModelConfig load_model_file(const std::string& path);
 ModelConfig load_model_preset(const std::string& name);

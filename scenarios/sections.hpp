@@ -5,6 +5,7 @@
 namespace cs {
 std::string preset_path(const std::string& kind, const std::string& name);
 ModelConfig read_model_fields(YamlSection& s, ModelConfig base, bool complete);
-ModelConfig read_model(YamlSection& root);
-ClusterSpec read_cluster(YamlSection& root);
+// `inputs` (may be null) receives each preset file looked for.
+ModelConfig read_model(YamlSection& root, std::vector<ScenarioInput>* inputs);
+ClusterSpec read_cluster(YamlSection& root, std::vector<ScenarioInput>* inputs);
 }  // namespace cs

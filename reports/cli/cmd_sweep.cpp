@@ -30,8 +30,7 @@ struct SweepArgs {
   bool quiet = false;
 };
 
-void print_summary(const nlohmann::json& s, const SweepArgs& a, const std::vector<std::string>& warnings) {
-  for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+void print_summary(const nlohmann::json& s, const SweepArgs& a) {
   const auto& c = s["counts"];
   fmt::print("sweep {}: {} points, {} ok, {} infeasible, {} failed; results in {}/\n", s["sweep"].get<std::string>(),
              c["points"].get<size_t>(), c["ok"].get<size_t>(), c["infeasible"].get<size_t>(),
@@ -71,14 +70,15 @@ int run(const SweepArgs& a) {
   SweepArgs args = a;
   if (args.out.empty()) args.out = "sweep-" + plan.name;
   ProgressBar bar(stderr, ranks.rank() == 0 && !args.quiet && isatty(STDERR_FILENO));
-  std::vector<std::string> warnings;
+  // Warnings come when the journal is opened, before any point runs: said at once (even with -q), so a user who did
+  // not mean to recompute earlier results can stop the run.
   SweepOptions opt{args.out, args.jobs, !args.fresh, [&](size_t d, size_t t) { bar.update(d, t); },
-                   [&](const std::string& w) { warnings.push_back(w); }};
+                   [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); }};
   const nlohmann::json summary = run_sweep_ranks(ranks, plan, eval, opt);
   if (ranks.rank() != 0) return 0;
   bar.finish();
   if (!args.html.empty()) write_html_report(sweep_report_input(summary), args.html);
-  if (!args.quiet) print_summary(summary, args, warnings);
+  if (!args.quiet) print_summary(summary, args);
   return 0;
 }
 

@@ -145,6 +145,35 @@ TEST(SweepCli, KilledRunResumesWithoutLosingOrRepeatingRows) {
   expect_same_files(dir / "reference", dir / "killed");
 }
 
+TEST(SweepCli, EditedBaseScenarioIsNotReusedAndTheCommandSaysSo) {
+  const fs::path dir = fixture("edited-base");
+  const std::string sweep = (dir / "prices.yaml").string();
+  cs::test::write_text(sweep, "base: base.yaml\ngrid:\n  price_per_gpu_hour: [2.0, 3.0]\n");
+  auto run = [&](const std::string& out, const char* extra) {
+    return shell(fmt::format("{} sweep {} -q -j 2 -o {} {}", CLUSTERSIM_BINARY, sweep, (dir / out).string(), extra));
+  };
+  ASSERT_EQ(run("out", "").rc, 0);
+  const std::string before = read_text(dir / "out" / "points.csv");
+  // Fewer SMs for communication in the base scenario: every figure of the step changes.
+  std::string base = read_text(dir / "base.yaml");
+  ASSERT_NE(base.find("comm_sms: 20"), std::string::npos);
+  base.replace(base.find("comm_sms: 20"), 12, "comm_sms: 12");
+  cs::test::write_text((dir / "base.yaml").string(), base);
+  const Shell resumed = run("out", "");
+  ASSERT_EQ(resumed.rc, 0) << resumed.output;
+  // Said once, at once, even with -q.
+  EXPECT_EQ(resumed.output.find("warning: "), resumed.output.rfind("warning: ")) << resumed.output;
+  EXPECT_NE(resumed.output.find(fmt::format("warning: {}/points.jsonl: 2 earlier result(s) were not computed from "
+                                            "this run's inputs (changed since: the base scenario {})",
+                                            (dir / "out").string(), (dir / "base.yaml").string())),
+            std::string::npos)
+      << resumed.output;
+  ASSERT_EQ(run("fresh", "--fresh").rc, 0);
+  EXPECT_EQ(read_text(dir / "out" / "points.csv"), read_text(dir / "fresh" / "points.csv"));
+  EXPECT_EQ(read_text(dir / "out" / "summary.json"), read_text(dir / "fresh" / "summary.json"));
+  EXPECT_NE(read_text(dir / "out" / "points.csv"), before);
+}
+
 TEST(SweepCli, MpiRanksGiveTheSingleProcessFiles) {
   if (!have_mpirun()) {
     std::fprintf(stderr, "mpirun not found: skipped\n");
