@@ -190,15 +190,54 @@ KernelRecord read_record(const json& j, const std::string& file, size_t index, i
 
 }  // namespace
 
-Profile parse_profile(const std::string& text, const std::string& file) {
-  json doc;
+json parse_json_text(const std::string& text, const std::string& file) {
+  // Where the parser is: one level per open object or array, with the key being read or the element count, so a
+  // repeated key can be named by its field path (the parser's callback is not told line numbers).
+  struct Level {
+    bool object;
+    size_t index = 0;
+    std::string key;
+    std::set<std::string> keys;
+  };
+  std::vector<Level> levels;
+  auto field = [&](const std::string& key) {
+    std::string p;
+    for (size_t i = 0; i + 1 < levels.size(); ++i)
+      p += levels[i].object ? (p.empty() ? "" : ".") + levels[i].key : fmt::format("[{}]", levels[i].index);
+    return p.empty() ? key : p + "." + key;
+  };
+  auto check = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: levels.push_back(Level{true, 0, {}, {}}); break;
+      case json::parse_event_t::array_start: levels.push_back(Level{false, 0, {}, {}}); break;
+      case json::parse_event_t::key: {
+        Level& l = levels.back();
+        l.key = parsed.get<std::string>();
+        if (!l.keys.insert(l.key).second)
+          throw ProfileError(file, field(l.key), "duplicate key; a key may appear only once in an object");
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        levels.pop_back();
+        [[fallthrough]];
+      case json::parse_event_t::value:
+        if (!levels.empty() && !levels.back().object) ++levels.back().index;
+        break;
+    }
+    return true;
+  };
   try {
-    doc = json::parse(text);
+    return json::parse(text, check);
   } catch (const json::parse_error& e) {
     const size_t upto = std::min(text.size(), size_t(e.byte));
     const long line = 1 + std::count(text.begin(), text.begin() + long(upto), '\n');
     throw ProfileError(file, "", fmt::format("JSON syntax error at line {}: {}", line, e.what()));
   }
+}
+
+Profile parse_profile(const std::string& text, const std::string& file) {
+  const json doc = parse_json_text(text, file);
   Obj root(doc, file, "");
   Profile p;
   p.file = file;

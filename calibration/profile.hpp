@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -88,6 +89,10 @@ bool kernel_is_compute_bound(const std::string& kernel);
 
 // FLOPs of a GEMM or attention record's shape (0 for memory-bound kernels).
 double record_flops(const std::string& kernel, const std::string& role, const KernelShape& s);
+
+// JSON text → document. A syntax error (with its line) or an object that gives one key twice (nlohmann would keep
+// the last value without a word) throws ProfileError naming `file` and, for the key, its field path.
+nlohmann::json parse_json_text(const std::string& json_text, const std::string& file);
 
 // Text → Profile; throws ProfileError naming `file`, the record index and the field.
 Profile parse_profile(const std::string& json_text, const std::string& file);

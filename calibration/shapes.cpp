@@ -88,12 +88,7 @@ std::string shape_list_to_json(const ShapeList& s) {
 ShapeList parse_shape_list(const std::string& text, const std::string& file) {
   // Entries have the shape of profile records without timings: validate them with the profile reader by wrapping
   // each into a record, so both files obey one set of rules.
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw ProfileError(file, "", fmt::format("JSON syntax error: {}", e.what()));
-  }
+  json doc = parse_json_text(text, file);
   if (!doc.is_object()) throw ProfileError(file, "", "expected an object");
   if (doc.value("format", "") != "clustersim-shapes/1")
     throw ProfileError(file, "format", "expected \"clustersim-shapes/1\"");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 
 namespace cs {
 
@@ -24,14 +25,62 @@ int yaml_column(const YAML::Node& n) {
   return m.column < 0 ? 0 : m.column + 1;
 }
 
+namespace {
+
+std::string key_text(const YAML::Node& key) {
+  if (key.IsScalar() || key.IsNull()) return key.Scalar();
+  YAML::Emitter out;  // a mapping or list used as a key (rare, but legal YAML)
+  out << YAML::Flow << key;
+  return out.c_str();
+}
+
+// yaml-cpp keeps both pairs of a repeated key and its lookups return the first, so every reader that asks for a
+// field by name would silently drop the later value. Checking the whole tree once, as it is loaded, covers every
+// file and every reader, including fields a reader hands on as raw nodes. `open` holds the mappings and lists being
+// checked: an alias can make a node contain itself (&a {k: *a}), and one already open is not walked again.
+void check_unique_keys(const YAML::Node& node, const std::string& file, const std::string& path,
+                       std::vector<YAML::Node>& open) {
+  if (!node.IsMap() && !node.IsSequence()) return;
+  for (const YAML::Node& o : open)
+    if (o.is(node)) return;
+  open.push_back(node);
+  if (node.IsMap()) {
+    std::map<std::string, YAML::Node> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = key_text(it->first);
+      const std::string field = path.empty() ? key : path + "." + key;
+      const auto [first, fresh] = seen.emplace(key, it->first);
+      if (!fresh) {
+        const int line = yaml_line(first->second), column = yaml_column(first->second);
+        const std::string where = line == yaml_line(it->first) ? fmt::format("line {}, column {}", line, column)
+                                                               : fmt::format("line {}", line);
+        throw ScenarioError(file, yaml_line(it->first), yaml_column(it->first), field,
+                            fmt::format("duplicate key (first at {}); a key may appear only once in a mapping", where));
+      }
+      check_unique_keys(it->second, file, field, open);
+    }
+  } else {
+    size_t i = 0;
+    for (auto it = node.begin(); it != node.end(); ++it, ++i)
+      check_unique_keys(*it, file, fmt::format("{}[{}]", path, i), open);
+  }
+  open.pop_back();
+}
+
+}  // namespace
+
 YAML::Node load_yaml_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ScenarioError(path, 0, 0, "", "cannot open the file");
+  YAML::Node root;
   try {
-    return YAML::Load(in);
+    root = YAML::Load(in);
   } catch (const YAML::Exception& e) {
     throw ScenarioError(path, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
   }
+  std::vector<YAML::Node> open;
+  check_unique_keys(root, path, "", open);
+  return root;
 }
 
 namespace {

@@ -67,7 +67,8 @@ class YamlSection {
 int yaml_line(const YAML::Node& n);
 int yaml_column(const YAML::Node& n);
 
-// Loads a YAML file; syntax errors become ScenarioError with the file's line.
+// Loads a YAML file; syntax errors, and a key given twice in one mapping (at any depth), become ScenarioError with
+// the file's line and, for a repeated key, its field path.
 YAML::Node load_yaml_file(const std::string& path);
 
 }  // namespace cs

@@ -160,4 +160,14 @@ TEST(ShapeList, MalformedEntryNamesIt) {
   EXPECT_THROW(cs::parse_shape_list(d.dump(), "s.json"), cs::ProfileError);
 }
 
+TEST(ShapeList, DuplicateKeyNamesIt) {
+  try {
+    cs::parse_shape_list(R"({"format": "clustersim-shapes/1", "sms": [132], "sms": [66], "entries": []})", "s.json");
+    FAIL();
+  } catch (const cs::ProfileError& e) {
+    EXPECT_EQ(e.field(), "sms") << e.what();
+    EXPECT_NE(std::string(e.what()).find("duplicate key"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

@@ -95,6 +95,32 @@ TEST(Profile, SyntaxErrorNamesLine) {
   }
 }
 
+TEST(Profile, DuplicateKeyNamesTheField) {
+  // The text is edited, not the document: a json object cannot hold a key twice, only its text can.
+  json doc = base_profile();
+  doc["records"].push_back(gemm_record(64, 2112, 7168, 9000));
+  doc["records"].push_back(gemm_record(128, 2112, 7168, 9000));
+  const std::string text = doc.dump();
+  struct Case {
+    std::string before, insert, field;
+  };
+  for (const Case& c : {Case{"\"format\":", "\"format\":\"v0\",", "format"},
+                        Case{"\"sms\":132}", "\"sms\":100,", "device.sms"},
+                        Case{"\"m\":128", "\"m\":64,", "records[1].shape.m"}}) {
+    std::string t = text;
+    const auto at = t.find(c.before);
+    ASSERT_NE(at, std::string::npos) << c.before;
+    t.insert(at, c.insert);
+    try {
+      cs::parse_profile(t, "dup.json");
+      ADD_FAILURE() << "accepted: " << t;
+    } catch (const cs::ProfileError& e) {
+      EXPECT_EQ(e.field(), c.field) << e.what();
+      EXPECT_EQ(std::string(e.what()), "dup.json: " + c.field + ": duplicate key; a key may appear only once in an object");
+    }
+  }
+}
+
 TEST(Profile, MissingFileIsAProfileError) {
   EXPECT_THROW(cs::load_profile("/nonexistent/profile.json"), cs::ProfileError);
 }

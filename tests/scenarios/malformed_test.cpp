@@ -1,7 +1,9 @@
 // Malformed scenarios: each edit of the default DeepSeek-V3 scenario must fail with a message naming the file, the line
 // of the offending field, the field path and what is allowed.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -123,6 +125,13 @@ const Case kCases[] = {
   {"too_many_microbatches", "  global_batch: 15360             # [TR] §4.2: sequences per step after the ramp", "  global_batch: 1099511627776", "layout.global_batch", "8589934592 micro-batches per pipeline (global_batch / (data_parallel × micro_batch)) on 16 pipeline ranks is too large a step to simulate; allowed at most 65536", 0},
   {"phase_name_twice", "    - name: context-extension-32k\n", "    - name: pre-training\n", "training.phases[1].name", "phase name \"pre-training\" is already used by phases[0]", 0},
   {"seq_len_zero", "  seq_len: 4096\n", "  seq_len: 0\n", "training.seq_len", "expected an integer in [1, 16777216], got 0", 0},
+  // A repeated key: yaml-cpp keeps both and lookups see the first, so the later value was silently dropped.
+  {"duplicate_top_key", "\nseed: 1\n", "\nseed: 1\nseed: 2\n", "seed", "duplicate key (first at line 55)", 2},
+  {"duplicate_layout_key", "  pipeline_parallel: 16 ", "  pipeline_parallel: 16\n  pipeline_parallel: 8 ", "layout.pipeline_parallel", "duplicate key (first at line 8)", 1},
+  {"duplicate_flow_key", "layout: {data_parallel: 32, expert_parallel: 32}", "layout: {data_parallel: 32, data_parallel: 64, expert_parallel: 32}", "training.phases[2].layout.data_parallel", "duplicate key (first at line 49, column 16)", 0},
+  {"duplicate_phase_key", "      global_batch: 1920\n", "      global_batch: 1920\n      global_batch: 3840\n", "training.phases[1].global_batch", "duplicate key (first at line 39)", 1},
+  {"duplicate_deep_key", "from: 3072 ", "from: 3072\n        from: 6144 ", "training.phases[0].batch_ramp.from", "duplicate key (first at line 32)", 1},
+  {"duplicate_cluster_key", "cluster: h800-2048\n", "cluster:\n  preset: h800-2048\n  nodes: 256\n  nodes: 128\n", "cluster.nodes", "duplicate key (first at line 8)", 3},
 };
 // clang-format on
 
@@ -153,6 +162,52 @@ TEST(Scenario, DefaultLoads) {
   EXPECT_FALSE(s.phases[3].simulated());
   EXPECT_DOUBLE_EQ(s.phases[3].given_gpu_hours, 5000);
   EXPECT_DOUBLE_EQ(s.price_per_gpu_hour, 2.0);
+}
+
+TEST(Scenario, DuplicateKeyMessage) {
+  // Checked as the file is loaded, before any field is read: the message is the whole story.
+  const auto dir = std::filesystem::temp_directory_path() / "clustersim-malformed";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "duplicate-message.yaml").string();
+  std::ofstream(path) << "name: x\nlayout:\n  pipeline_parallel: 16\n  pipeline_parallel: 8\n";
+  try {
+    cs::load_scenario(path);
+    FAIL() << "loaded without error";
+  } catch (const cs::ScenarioError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ":4:3: layout.pipeline_parallel: duplicate key (first at line 3); a key "
+                                              "may appear only once in a mapping");
+  }
+}
+
+TEST(Scenario, DuplicateKeyInAPresetFileNamesThePreset) {
+  // A copy of the shipped presets with one cluster field given twice, found through $CLUSTERSIM_PRESETS.
+  const auto dir = std::filesystem::temp_directory_path() / "clustersim-malformed" / "presets";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const char* kind : {"models", "gpus", "clusters"})
+    std::filesystem::copy(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/" + kind, dir / kind,
+                          std::filesystem::copy_options::recursive);
+  const std::string preset = (dir / "clusters" / "h800-2048.yaml").string();
+  std::string text = read_text(preset);
+  const auto pos = text.find("  planes: 8\n");
+  ASSERT_NE(pos, std::string::npos);
+  const int line = 1 + int(std::count(text.begin(), text.begin() + long(pos), '\n'));
+  text.insert(pos, "  planes: 8\n");
+  std::ofstream(preset) << text;
+  struct Env {  // the other tests of this process read the shipped presets
+    Env(const std::string& v) { setenv("CLUSTERSIM_PRESETS", v.c_str(), 1); }
+    ~Env() { unsetenv("CLUSTERSIM_PRESETS"); }
+  } env(dir.string());
+  try {
+    cs::load_scenario(kDefault);
+    FAIL() << "loaded without error";
+  } catch (const cs::ScenarioError& e) {
+    EXPECT_EQ(e.file(), preset) << e.what();
+    EXPECT_EQ(e.line(), line + 1) << e.what();
+    EXPECT_EQ(e.field(), "fabric.planes") << e.what();
+    EXPECT_NE(std::string(e.what()).find(fmt::format("duplicate key (first at line {})", line)), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Scenario, AtLeastThirtyMalformedCases) { EXPECT_GE(std::size(kCases), 30u); }

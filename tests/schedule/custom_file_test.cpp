@@ -157,6 +157,25 @@ TEST(CustomFile, Deadlock) {
   EXPECT_THAT(e, HasSubstr("rank 1 waits at"));
 }
 
+TEST(CustomFile, DuplicateKeyInAFlowInstruction) {
+  // {F: 0, F: 1} used to run as F0: the second F was never seen.
+  const std::string e = error_of("dup-flow.yaml", "micro_batches: 2\nranks:\n  - [{F: 0, F: 1}, {B: 0}]\n", 3);
+  EXPECT_THAT(e, HasSubstr(":3:13: ranks[0][0].F: duplicate key (first at line 3, column 7)"));
+}
+
+TEST(CustomFile, DuplicateKeyInABlockInstructionAndAtTopLevel) {
+  std::string e = error_of("dup-block.yaml",
+                           "micro_batches: 1\n"
+                           "ranks:\n"
+                           "  - - F: 0\n"
+                           "      F: 1\n"
+                           "    - B: 0\n",
+                           4);
+  EXPECT_THAT(e, HasSubstr("ranks[0][0].F: duplicate key (first at line 3)"));
+  e = error_of("dup-top.yaml", "micro_batches: 1\nranks:\n  - [{F: 0}, {B: 0}]\nmicro_batches: 2\n", 4);
+  EXPECT_THAT(e, HasSubstr(":4:1: micro_batches: duplicate key (first at line 1)"));
+}
+
 TEST(CustomFile, UnknownTopLevelFieldAndRankCountMismatch) {
   std::string e = error_of("typo.yaml", "micro_batches: 1\nranks:\n  - [{F: 0}, {B: 0}]\nrank: 3\n", 4);
   EXPECT_THAT(e, HasSubstr("rank"));

@@ -128,6 +128,22 @@ TEST_P(MalformedSweep, FailsWithFileLineFieldAndWhatIsAllowed) {
   }
 }
 
+TEST(SweepPlan, DuplicateKeyInTheBaseScenarioNamesTheBase) {
+  const fs::path dir = temp_dir("duplicate-in-base");
+  const std::string base = (dir / "base.yaml").string();
+  cs::test::write_text(base, std::string(cs::test::kTestBase) + "price_per_gpu_hour: 3.0\n");
+  cs::test::write_text((dir / "sweep.yaml").string(), "base: base.yaml\ngrid:\n  schedule.comm_sms: [16]\n");
+  try {
+    cs::load_sweep((dir / "sweep.yaml").string());
+    FAIL() << "loaded without error";
+  } catch (const cs::ScenarioError& e) {
+    EXPECT_EQ(e.file(), base) << e.what();
+    EXPECT_EQ(e.line(), 23) << e.what();
+    EXPECT_EQ(e.field(), "price_per_gpu_hour") << e.what();
+    EXPECT_NE(std::string(e.what()).find("duplicate key (first at line 22)"), std::string::npos) << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Sweep, MalformedSweep,
     ::testing::Values(
@@ -163,6 +179,14 @@ INSTANTIATE_TEST_SUITE_P(
             "training.phases[3].tokens", "has no element [3]"},
         Bad{"bad_path_syntax", "base: base.yaml\ngrid:\n  layout..data_parallel: [1]\n", 3, "layout..data_parallel",
             "not a field path"},
+        Bad{"duplicate_grid_key", "base: base.yaml\ngrid:\n  schedule.comm_sms: [16]\n  schedule.comm_sms: [20]\n", 4,
+            "grid.schedule.comm_sms", "duplicate key (first at line 3)"},
+        Bad{"duplicate_base", "base: base.yaml\nbase: elsewhere.yaml\ngrid:\n  schedule.comm_sms: [16]\n", 2, "base",
+            "duplicate key (first at line 1)"},
+        Bad{"duplicate_zip_key", "base: base.yaml\nzip:\n  - {cluster.nodes: [128], cluster.nodes: [256]}\n", 3,
+            "zip[0].cluster.nodes", "duplicate key (first at line 3, column 6)"},
+        Bad{"duplicate_in_value", "base: base.yaml\ngrid:\n  cluster:\n    - {preset: h800-2048, preset: h800-1024}\n", 4,
+            "grid.cluster[0].preset", "duplicate key (first at line 4, column 8)"},
         Bad{"yaml_syntax", "base: base.yaml\ngrid:\n  schedule.comm_sms: [16, 20\n", 4, "", "YAML syntax error"}),
     [](const ::testing::TestParamInfo<Bad>& i) { return i.param.name; });
 
