@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -70,11 +71,20 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, const st
 }  // namespace
 
 YAML::Node load_yaml_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ScenarioError(path, 0, 0, "", "is a folder, not a YAML file");
   std::ifstream in(path);
   if (!in) throw ScenarioError(path, 0, 0, "", "cannot open the file");
   YAML::Node root;
   try {
-    root = YAML::Load(in);
+    // Every document of the file, so that a second one (after a `---`) is an error rather than silently ignored.
+    const std::vector<YAML::Node> docs = YAML::LoadAll(in);
+    if (docs.size() > 1)
+      throw ScenarioError(path, docs[1].Mark().line + 1, docs[1].Mark().column + 1, "",
+                          fmt::format("the file holds {} YAML documents (separated by ---); it must hold one",
+                                      docs.size()));
+    if (!docs.empty()) root = docs[0];
   } catch (const YAML::Exception& e) {
     throw ScenarioError(path, e.mark.line + 1, e.mark.column + 1, "", "YAML syntax error: " + e.msg);
   }

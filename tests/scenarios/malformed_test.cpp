@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "scenarios/scenario.hpp"
 
@@ -176,6 +177,24 @@ TEST(Scenario, DuplicateKeyMessage) {
   } catch (const cs::ScenarioError& e) {
     EXPECT_EQ(std::string(e.what()), path + ":4:3: layout.pipeline_parallel: duplicate key (first at line 3); a key "
                                               "may appear only once in a mapping");
+  }
+}
+
+// A second YAML document after `---` was silently ignored, and a folder gave a stream error naming no file.
+TEST(Scenario, SecondDocumentAndFolderAreRefused) {
+  const auto dir = std::filesystem::temp_directory_path() / "clustersim-malformed";
+  std::filesystem::create_directories(dir / "a-folder.yaml");
+  const std::string two = (dir / "two-documents.yaml").string();
+  std::ofstream(two) << "name: x\n---\nprice_per_gpu_hour: 99\n";
+  for (const auto& [path, says] : {std::pair<std::string, std::string>{two, two + ":3:1: the file holds 2 YAML documents"},
+                                   {(dir / "a-folder.yaml").string(), "is a folder, not a YAML file"}}) {
+    try {
+      cs::load_scenario(path);
+      ADD_FAILURE() << path << ": loaded without error";
+    } catch (const cs::ScenarioError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_EQ(e.file(), path);
+    }
   }
 }
 
