@@ -224,7 +224,16 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
   YamlSection s(root, file, "");
   SweepPlan plan;
   plan.file = file;
+  const bool named = s.has("name");
   plan.name = s.text_or("name", std::filesystem::path(file).stem().string());
+  // A given name makes the default output folder (sweep-<name>): a path in it would write elsewhere.
+  if (named && (plan.name.empty() ||
+                plan.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                    std::string::npos ||
+                plan.name.find("..") != std::string::npos))
+    s.fail("name", fmt::format("\"{}\": allowed letters, digits, '.', '_' and '-' (no '/' or '..'): it names the output "
+                               "folder sweep-<name>",
+                               plan.name));
   const std::string base = s.text("base");
   {
     std::map<std::string, std::string> settings;

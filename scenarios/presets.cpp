@@ -127,7 +127,11 @@ GpuSpec read_gpu_fields(YamlSection& s, GpuSpec g, bool complete) {
                            {"memory_bytes", g.memory_bytes > 0}, {"nvlink_gbps", g.nvlink_gbps > 0},
                            {"nvlink_achievable_gbps", g.nvlink_achievable_gbps > 0 &&
                                                           g.nvlink_achievable_gbps <= g.nvlink_gbps}})
-      if (!ok) s.fail(key, "required for a GPU, must be > 0 (nvlink_achievable_gbps ≤ nvlink_gbps)");
+      if (!ok)
+        s.fail(key, std::string(key) == "nvlink_achievable_gbps"
+                        ? fmt::format("required for a GPU: allowed 0 < nvlink_achievable_gbps ≤ nvlink_gbps ({}), got {}",
+                                      g.nvlink_gbps, g.nvlink_achievable_gbps)
+                        : "required for a GPU, must be > 0");
   }
   return g;
 }

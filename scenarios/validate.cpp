@@ -119,7 +119,7 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
     if (s.routing.max_nodes > 0)
       c.check(s.routing.max_nodes <= ep_nodes, "routing.max_nodes",
               fmt::format("node-limited routing asks for up to {} nodes, but an expert-parallel group of {} GPUs spans "
-                          "only {} node(s) of {} GPUs; allowed 1 to {}",
+                          "only {} node(s) of {} GPUs; allowed 1 to {} (or 0: no limit)",
                           s.routing.max_nodes, l.ep, ep_nodes, cl.node.gpus, ep_nodes));
   } else {
     c.check(l.ep == 1, "layout.expert_parallel", "a dense model has no experts: expert_parallel must be 1");

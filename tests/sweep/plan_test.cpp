@@ -160,6 +160,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"bad_base", "name: x\nbase: ../nowhere/base.yaml\ngrid:\n  schedule.comm_sms: [20]\n", 2, "base",
             "no such scenario file"},
         Bad{"missing_base", "grid:\n  schedule.comm_sms: [20]\n", 1, "base", "required field is missing"},
+        Bad{"name_with_a_path", "name: ../../x\nbase: base.yaml\ngrid:\n  schedule.comm_sms: [20]\n", 1, "name",
+            "\"../../x\": allowed letters, digits, '.', '_' and '-' (no '/' or '..')"},
         Bad{"bad_integer", "base: base.yaml\ngrid:\n  schedule.comm_sms:\n    - 16\n    - lots\n", 5,
             "schedule.comm_sms", "expected an integer in [0, 100000], got \"lots\""},
         Bad{"bad_choice", "base: base.yaml\ngrid:\n  schedule.kind:\n    - 1f1b\n    - zigzag\n", 5, "schedule.kind",
