@@ -275,8 +275,8 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
       row["peak_memory_gib"] = need;
       row["fits"] = phase_fits;
       if (!phase_fits && &*ph != &first)
-        notes.push_back(fmt::format("phase {} does not fit in memory as laid out: {:.1f} GiB needed on its fullest GPU, "
-                                    "{:.1f} GiB available; its GPU-hours project a layout that cannot run",
+        notes.push_back(fmt::format("phase {} does not fit in memory as laid out: {:.1f} GiB needed on its fullest "
+                                    "GPU, {:.1f} GiB available; its GPU-hours project a layout that cannot run",
                                     p.name, need, mem[0]["capacity_gib"].get<double>()));
     }
     phases.push_back(std::move(row));
@@ -303,7 +303,8 @@ std::string run_text(const nlohmann::json& j) {
                    j["micro_batches"].get<int64_t>(), j["simulated_gpus"].get<int>(),
                    j["representative"].get<bool>() ? ", one pipeline stands for every replica" : ""));
   const auto& in = j["instruction_ms"];
-  line(fmt::format("          F {:.2f} ms · B {:.2f} ms · W {:.2f} ms · F&B {:.2f} ms (the critical rank's first stage; F&B: its forward with the backward it overlaps)",
+  line(fmt::format("          F {:.2f} ms · B {:.2f} ms · W {:.2f} ms · F&B {:.2f} ms (the critical rank's first stage; "
+                   "F&B: its forward with the backward it overlaps)",
                    in["F"].get<double>(), in["B"].get<double>(), in["W"].get<double>(), in["F&B"].get<double>()));
   std::vector<std::string> bd, ex, lk;
   for (const auto& [k, v] : j["breakdown_s"].items()) bd.push_back(fmt::format("{} {:.3f}", k, v.get<double>()));

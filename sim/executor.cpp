@@ -193,17 +193,17 @@ std::pair<double, double> rank_params(const Ctx& ctx, int rank) {
   const double routed_block = m.is_moe() ? pc.routed_experts / double(m.layers - m.dense_layers) : 0;
   double dense = 0, experts = 0;
   for (int dir = 0; dir < ctx.sch.dirs; ++dir)
-  for (int st = 0; st < ctx.sch.stages; ++st) {
-    if (ctx.sch.rank_of(dir, st) != rank) continue;
-    const StageBlocks& b = ctx.stages[size_t(st)];
-    if (b.embedding) dense += pc.embedding;
-    if (b.head) dense += pc.head;
-    for (int i = b.first_block; i < b.first_block + b.blocks; ++i) {
-      const double routed = m.is_moe_layer(i) ? routed_block : 0;
-      dense += block_params(m, i) - routed;
-      experts += routed / std::max(1, ctx.spec.layout.ep);
+    for (int st = 0; st < ctx.sch.stages; ++st) {
+      if (ctx.sch.rank_of(dir, st) != rank) continue;
+      const StageBlocks& b = ctx.stages[size_t(st)];
+      if (b.embedding) dense += pc.embedding;
+      if (b.head) dense += pc.head;
+      for (int i = b.first_block; i < b.first_block + b.blocks; ++i) {
+        const double routed = m.is_moe_layer(i) ? routed_block : 0;
+        dense += block_params(m, i) - routed;
+        experts += routed / std::max(1, ctx.spec.layout.ep);
+      }
     }
-  }
   return {dense, experts};
 }
 

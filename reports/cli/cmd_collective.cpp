@@ -136,7 +136,8 @@ void add_collective(CLI::App& app) {
   cmd->add_option("--first-gpu", args.first_gpu, "first GPU of the group (the group is consecutive GPUs)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--algo", args.algo, "all-reduce algorithm")->check(CLI::IsMember({"ring", "tree"}));
   cmd->add_option("--mode", args.mode, "network mode (default: the scenario's network.mode)")->check(CLI::IsMember({"flow", "coflow"}));
-  cmd->add_option("--quantum-ns", args.quantum_ns, "time quantum in ns (default: the scenario's)")->check(CLI::Range(int64_t(0), kMaxTimeQuantumNs));
+  cmd->add_option("--quantum-ns", args.quantum_ns, "time quantum in ns (default: the scenario's)")
+      ->check(CLI::Range(int64_t(0), kMaxTimeQuantumNs));
   cmd->add_option("--backend", args.backend, "native | simgrid (default: the scenario's network.backend; simgrid: ≤ 256 GPUs)")
       ->check(CLI::IsMember({"native", "simgrid"}));
   cmd->callback([cmd] {

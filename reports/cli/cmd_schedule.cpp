@@ -55,11 +55,13 @@ sched::Schedule build(const ScheduleOptions& o) {
   if (p.kind.empty()) p.kind = file.empty() ? "" : "custom";
   // An option the schedule does not read is a mistake in the command, not something to ignore.
   if (o.virtual_stages > 0 && p.kind != "interleaved")
-    throw CLI::ValidationError("--vstages", fmt::format("only the interleaved schedule has virtual stages, not {}", p.kind));
+    throw CLI::ValidationError("--vstages",
+                               fmt::format("only the interleaved schedule has virtual stages, not {}", p.kind));
   if (!o.file.empty() && p.kind != "custom")
     throw CLI::ValidationError("--file", fmt::format("only a custom schedule is read from a file, not {}", p.kind));
   if (o.no_overlap && p.kind != "dualpipe" && p.kind != "dualpipev")
-    throw CLI::ValidationError("--no-overlap", fmt::format("only DualPipe and DualPipeV overlap F&B pairs, not {}", p.kind));
+    throw CLI::ValidationError("--no-overlap",
+                               fmt::format("only DualPipe and DualPipeV overlap F&B pairs, not {}", p.kind));
   if (p.kind == "custom") {
     if (file.empty()) throw std::runtime_error("a custom schedule needs --file (or a scenario with schedule.file)");
     return sched::load_custom_schedule(file, o.pp > 0 || !o.scenario.empty() ? p.pp : 0,
@@ -117,8 +119,8 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
              s.kind, s.ranks, s.micro_batches * s.dirs, s.dirs == 2 ? " (half from each end; ' = reverse direction)" : s.stages > s.ranks ? " (' = the rank's next chunk)" : "",
              o.f, o.b, o.w, o.fb > 0 ? o.fb : o.f + o.b, o.p2p, unit, unit == 1 ? "" : "s");
   if (!o.no_chart && !chart)
-    fmt::print("(chart left out: {} time units of {} characters each, more than {} characters per row; durations with a "
-               "larger common divisor give a shorter chart)\n",
+    fmt::print("(chart left out: {} time units of {} characters each, more than {} characters per row; durations "
+               "with a larger common divisor give a shorter chart)\n",
                columns, cw, kMaxChartColumns);
   for (int r = 0; r < s.ranks && chart; ++r) {
     std::string row;
@@ -167,7 +169,8 @@ void add_schedule(CLI::App& app) {
       ->check(CLI::IsMember({"1f1b", "interleaved", "zb1p", "dualpipe", "dualpipev", "custom"}));
   cmd->add_option("--file", o.file, "custom schedule file (kind custom)");
   cmd->add_option("--pp", o.pp, "pipeline ranks")->check(CLI::Range(1, 4096));
-  cmd->add_option("--microbatches", o.micro_batches, "micro-batches per step")->check(CLI::Range(int64_t(1), sched::kMaxMicroBatches));
+  cmd->add_option("--microbatches", o.micro_batches, "micro-batches per step")
+      ->check(CLI::Range(int64_t(1), sched::kMaxMicroBatches));
   cmd->add_option("--vstages", o.virtual_stages, "interleaved: model chunks per rank (default 2)")->check(CLI::Range(1, 64));
   cmd->add_option("--f", o.f, "duration of a forward chunk (default 1)")->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   cmd->add_option("--b", o.b, "duration of a full backward chunk (default 2)")->check(CLI::Range(int64_t(1), int64_t(1) << 40));

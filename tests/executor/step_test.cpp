@@ -304,27 +304,28 @@ TEST(StepExecutor, DualPipeRanksSyncAndUpdateBothOfTheirStages) {
 // critical rank in the trace (the default scenario's rank 0 also runs stage 15, whose B is three times as long).
 TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
   for (const cs::Scenario& s : {scenario_from(kSmall), cs::load_scenario(kDefault)}) {
-  SCOPED_TRACE(s.name);
-  const Step st = first_step(s);
-  const cs::StepResult r = cs::simulate_step(st.spec, st.schedule, cs::scenario_cost_model(s), cs::ExecutorOptions{});
-  int critical = INT32_MAX;  // the rank whose AdamW ends the step (the lowest of equals, as the executor picks)
-  for (const cs::TraceSlice& x : r.timeline)
-    if (x.category == "optimizer" && x.end == r.step_time) critical = std::min(critical, x.rank);
-  ASSERT_LT(critical, s.layout.pp);
-  for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"B", r.b_ns}, {"W", r.w_ns},
-                                     {"F&B", r.fb_ns}}) {
-    SCOPED_TRACE(category);
-    ASSERT_GT(ns, 0);
-    bool found = false;
-    for (const cs::TraceSlice& x : r.timeline) {
-      if (x.rank != critical) continue;
-      const std::string own = " d0 s" + std::to_string(x.rank);  // the rank's direction-0 stage (first in the name)
-      const size_t at = x.name.find(" d");
-      const bool kind = x.category == category || (category == "B" && x.category == "B+W");  // B+W: B not split
-      found = found || (kind && at != std::string::npos && x.name.compare(at, own.size(), own) == 0 && x.end - x.start == ns);
+    SCOPED_TRACE(s.name);
+    const Step st = first_step(s);
+    const cs::StepResult r = cs::simulate_step(st.spec, st.schedule, cs::scenario_cost_model(s), cs::ExecutorOptions{});
+    int critical = INT32_MAX;  // the rank whose AdamW ends the step (the lowest of equals, as the executor picks)
+    for (const cs::TraceSlice& x : r.timeline)
+      if (x.category == "optimizer" && x.end == r.step_time) critical = std::min(critical, x.rank);
+    ASSERT_LT(critical, s.layout.pp);
+    for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"B", r.b_ns}, {"W", r.w_ns},
+                                       {"F&B", r.fb_ns}}) {
+      SCOPED_TRACE(category);
+      ASSERT_GT(ns, 0);
+      bool found = false;
+      for (const cs::TraceSlice& x : r.timeline) {
+        if (x.rank != critical) continue;
+        const std::string own = " d0 s" + std::to_string(x.rank);  // the rank's direction-0 stage (first in the name)
+        const size_t at = x.name.find(" d");
+        const bool kind = x.category == category || (category == "B" && x.category == "B+W");  // B+W: B not split
+        const bool on_own_stage = at != std::string::npos && x.name.compare(at, own.size(), own) == 0;
+        found = found || (kind && on_own_stage && x.end - x.start == ns);
+      }
+      EXPECT_TRUE(found) << ns << " ns is no " << category << " of a rank's own direction-0 stage";
     }
-    EXPECT_TRUE(found) << ns << " ns is no " << category << " of a rank's own direction-0 stage";
-  }
   }
 }
 
