@@ -131,10 +131,28 @@ YAML::Node YamlSection::require(const std::string& key) {
   return n;
 }
 
+namespace {
+// A number must be written as one: a quoted or !!str scalar ("16") is text, and a plain integer with a leading zero
+// (020) is octal to yaml-cpp (16) but decimal to YAML 1.2 (20). Returns what is wrong, or "".
+std::string number_form(const YAML::Node& n) {
+  if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str")
+    return fmt::format("the string \"{}\" (write the number without quotes)", n.Scalar());
+  const std::string& t = n.Scalar();
+  const size_t digits = t.find_first_not_of("+-");
+  if (digits != std::string::npos && digits + 1 < t.size() && t[digits] == '0' &&
+      t.find_first_not_of("0123456789", digits) == std::string::npos)
+    return fmt::format("{} (a leading zero reads as octal in some YAML readers and decimal in others: write it "
+                       "without the zero)",
+                       t);
+  return "";
+}
+}  // namespace
+
 int64_t YamlSection::integer(const std::string& key, int64_t lo, int64_t hi) {
   YAML::Node n = require(key);
   auto range = [&] { return fmt::format("an integer in [{}, {}]", lo, hi); };
   if (!n.IsScalar()) fail(key, fmt::format("expected {}, got {}", range(), show(n)));
+  if (const std::string bad = number_form(n); !bad.empty()) fail(key, fmt::format("expected {}, got {}", range(), bad));
   int64_t v = 0;
   // Plain integers, or a float literal with an exact integer value (14.8e12 tokens).
   if (!YAML::convert<int64_t>::decode(n, v)) {
@@ -161,6 +179,8 @@ double YamlSection::number(const std::string& key, double lo, double hi) {
   double v = 0;
   if (!n.IsScalar() || !YAML::convert<double>::decode(n, v) || !std::isfinite(v))
     fail(key, fmt::format("expected a number in [{}, {}], got {}", lo, hi, show(n)));
+  if (const std::string bad = number_form(n); !bad.empty())
+    fail(key, fmt::format("expected a number in [{}, {}], got {}", lo, hi, bad));
   if (v < lo || v > hi) fail(key, fmt::format("expected a number in [{}, {}], got {}", lo, hi, v));
   return v;
 }

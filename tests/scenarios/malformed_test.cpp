@@ -125,6 +125,9 @@ const Case kCases[] = {
   {"profile_unknown", "calibration_profile: h800-published", "calibration_profile: h900-measured", "calibration_profile", "h900-measured.json (allowed: a profile name from", 0},
   {"too_many_microbatches", "  global_batch: 15360             # [TR] §4.2: sequences per step after the ramp", "  global_batch: 1099511627776", "layout.global_batch", "8589934592 micro-batches per pipeline (global_batch / (data_parallel × micro_batch)) on 16 pipeline ranks is too large a step to simulate; allowed at most 65536", 0},
   {"phase_name_twice", "    - name: context-extension-32k\n", "    - name: pre-training\n", "training.phases[1].name", "phase name \"pre-training\" is already used by phases[0]", 0},
+  {"pp_quoted", "pipeline_parallel: 16 ", "pipeline_parallel: \"16\" ", "layout.pipeline_parallel", "got the string \"16\" (write the number without quotes)", 0},
+  {"pp_leading_zero", "pipeline_parallel: 16 ", "pipeline_parallel: 020 ", "layout.pipeline_parallel", "got 020 (a leading zero reads as octal", 0},
+  {"price_quoted", "price_per_gpu_hour: 2.0 ", "price_per_gpu_hour: '2.0' ", "price_per_gpu_hour", "got the string \"2.0\"", 0},
   {"seq_len_zero", "  seq_len: 4096\n", "  seq_len: 0\n", "training.seq_len", "expected an integer in [1, 16777216], got 0", 0},
   // A repeated key: yaml-cpp keeps both and lookups see the first, so the later value was silently dropped.
   {"duplicate_top_key", "\nseed: 1\n", "\nseed: 1\nseed: 2\n", "seed", "duplicate key (first at line 55)", 2},
