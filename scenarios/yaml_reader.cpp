@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -124,10 +125,38 @@ void YamlSection::fail_here(const std::string& what) const {
   throw ScenarioError(file_, yaml_line(node_), yaml_column(node_), path_, what);
 }
 
+namespace {
+// Edits (insert, delete, replace) that turn a into b; small strings only.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+}  // namespace
+
 YAML::Node YamlSection::require(const std::string& key) {
   read_.insert(key);
   YAML::Node n = node_[key];
-  if (!n || n.IsNull()) fail(key, "required field is missing");
+  if (!n || n.IsNull()) {
+    // A misspelt required field is missing and unknown at once: name the likely misspelling, which is the mistake.
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string& other = it->first.Scalar();
+      if (other != key && !read_.count(other) && edit_distance(other, key) <= 2)
+        throw ScenarioError(file_, yaml_line(it->first), yaml_column(it->first), field_path(other),
+                            fmt::format("unknown field; did you mean {}? (required here, and missing)", key));
+    }
+    fail(key, "required field is missing");
+  }
   return n;
 }
 

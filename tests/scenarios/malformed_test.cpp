@@ -128,6 +128,8 @@ const Case kCases[] = {
   {"pp_quoted", "pipeline_parallel: 16 ", "pipeline_parallel: \"16\" ", "layout.pipeline_parallel", "got the string \"16\" (write the number without quotes)", 0},
   {"pp_leading_zero", "pipeline_parallel: 16 ", "pipeline_parallel: 020 ", "layout.pipeline_parallel", "got 020 (a leading zero reads as octal", 0},
   {"price_quoted", "price_per_gpu_hour: 2.0 ", "price_per_gpu_hour: '2.0' ", "price_per_gpu_hour", "got the string \"2.0\"", 0},
+  {"price_misspelt", "price_per_gpu_hour: 2.0 ", "price_per_gpu_hr: 2.0 ", "price_per_gpu_hr", "unknown field; did you mean price_per_gpu_hour? (required here, and missing)", 0},
+  {"seq_len_misspelt", "  seq_len: 4096\n", "  seq_lne: 4096\n", "training.seq_lne", "unknown field; did you mean seq_len?", 0},
   {"seq_len_zero", "  seq_len: 4096\n", "  seq_len: 0\n", "training.seq_len", "expected an integer in [1, 16777216], got 0", 0},
   // A repeated key: yaml-cpp keeps both and lookups see the first, so the later value was silently dropped.
   {"duplicate_top_key", "\nseed: 1\n", "\nseed: 1\nseed: 2\n", "seed", "duplicate key (first at line 55)", 2},
