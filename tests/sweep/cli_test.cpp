@@ -23,12 +23,7 @@ namespace fs = std::filesystem;
 // This process's own scratch folder (tests may run in parallel), removed when it exits.
 const cs::test::ScratchDir kRoot("clustersim-sweep-cli");
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cs::test::read_text;
 
 struct Shell {
   int rc;

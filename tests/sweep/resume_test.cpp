@@ -21,12 +21,7 @@ namespace fs = std::filesystem;
 
 const cs::test::ScratchDir kRoot("clustersim-sweep-resume");
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cs::test::read_text;
 
 // `from` replaced by `to` in the file, exactly once.
 void edit(const fs::path& p, const std::string& from, const std::string& to) {
