@@ -162,8 +162,8 @@ void validate_step(const Checker& c, const Layout& l, const ScheduleConfig& sch,
                         2 * l.pp, n));
   c.check(n >= 1, "layout.global_batch", "a step needs at least one micro-batch per pipeline");
   {
-    const int64_t chunks = k == "interleaved" ? std::max(1, l.virtual_stages) : k == "dualpipe" || k == "dualpipev" ? 2 : 1;
-    c.check(n <= sched::kMaxMicroBatches && l.pp * n * chunks <= sched::kMaxPasses, "layout.global_batch",
+    const int chunks = sched::chunks_per_rank(k, l.virtual_stages);
+    c.check(sched::within_size_limits(k, l.pp, n, l.virtual_stages), "layout.global_batch",
             fmt::format("{} micro-batches per pipeline (global_batch / (data_parallel × micro_batch)) on {} pipeline "
                         "ranks is too large a step to simulate; allowed at most {} micro-batches and pipeline_parallel "
                         "× micro-batches{} ≤ {}",

@@ -29,9 +29,8 @@ std::vector<std::vector<int>> local_chunks(const Schedule& s) {
 }
 
 Schedule make_schedule(const ScheduleParams& p) {
-  const int64_t chunks = p.kind == "interleaved" ? std::max(1, p.virtual_stages)
-                         : p.kind == "dualpipe" || p.kind == "dualpipev" ? 2 : 1;
-  if (p.micro_batches > kMaxMicroBatches || int64_t(p.pp) * p.micro_batches * chunks > kMaxPasses)
+  const int chunks = chunks_per_rank(p.kind, p.virtual_stages);
+  if (!within_size_limits(p.kind, p.pp, p.micro_batches, p.virtual_stages))
     throw ScheduleError(fmt::format(
         "{} pipeline ranks × {} micro-batches{}: too large a schedule; allowed at most {} micro-batches and {} "
         "(rank, micro-batch, chunk) passes",

@@ -84,6 +84,15 @@ class ScheduleError : public std::invalid_argument {
 // simulation a timeline of them; beyond these a request is refused with a message instead of exhausting memory.
 inline constexpr int64_t kMaxMicroBatches = int64_t(1) << 16;  // per step
 inline constexpr int64_t kMaxPasses = int64_t(1) << 20;        // ranks × micro-batches × chunks per rank
+// Model chunks a rank of a generated schedule holds: interleaving's virtual stages, DualPipe(V)'s two, else one.
+inline int chunks_per_rank(const std::string& kind, int virtual_stages) {
+  if (kind == "interleaved") return virtual_stages > 1 ? virtual_stages : 1;
+  return kind == "dualpipe" || kind == "dualpipev" ? 2 : 1;
+}
+// Whether a step of this size is within the limits above (micro_batches may exceed int: a scenario's batch).
+inline bool within_size_limits(const std::string& kind, int64_t pp, int64_t micro_batches, int virtual_stages) {
+  return micro_batches <= kMaxMicroBatches && pp * micro_batches * chunks_per_rank(kind, virtual_stages) <= kMaxPasses;
+}
 
 struct ScheduleParams {
   std::string kind;         // 1f1b | interleaved | zb1p | dualpipe | dualpipev
