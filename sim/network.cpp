@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -48,6 +49,8 @@ Network::Network(const Topology& topo, EventQueue& queue, NetworkOptions options
   cap_.resize(L);
   for (size_t l = 0; l < L; ++l) cap_[l] = topo.link(LinkId(l)).bytes_per_ns;
   dirty_mark_.assign(L, 0);
+  shadowed_.resize(L);
+  for (size_t l = 0; l < L; ++l) shadowed_[l] = topo.shadowed(LinkId(l));
   if (options.time_quantum_ns < 0 || options.time_quantum_ns > kMaxTimeQuantumNs)
     throw std::invalid_argument(fmt::format("network time quantum: {} ns (allowed: 0 to {})", options.time_quantum_ns,
                                             kMaxTimeQuantumNs));
@@ -79,6 +82,25 @@ uint32_t Network::new_slot() {
   warm_.emplace_back();
   if (free_bits_.size() * 64 < hot_.size()) free_bits_.push_back(0);
   return uint32_t(hot_.size() - 1);
+}
+
+// new_slot for each of `out`, a bitmap word at a time.
+void Network::take_slots(std::vector<uint32_t>& out) {
+  const size_t n = out.size();
+  size_t i = 0;
+  while (i < n && free_count_ > 0) {
+    while (free_bits_[free_lo_] == 0) ++free_lo_;
+    uint64_t word = free_bits_[free_lo_];
+    const uint32_t base = uint32_t(free_lo_ * 64);
+    for (; word != 0 && i < n; word &= word - 1, --free_count_) out[i++] = base + uint32_t(__builtin_ctzll(word));
+    free_bits_[free_lo_] = word;
+  }
+  if (i == n) return;
+  const size_t first = hot_.size();
+  hot_.resize(first + (n - i));
+  warm_.resize(hot_.size());
+  free_bits_.resize((hot_.size() + 63) / 64, 0);
+  for (size_t s = first; i < n; ++s) out[i++] = uint32_t(s);
 }
 
 Network::Activity& Network::record(uint32_t s) {
@@ -131,14 +153,26 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
 
 uint32_t Network::start_flow_slot(const FlowRequest& req) {
   if (req.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", req.src_gpu, req.dst_gpu, req.bytes));
-  const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
   // The activity's record (id, start, callback) is made by start_flow only: a member of a start_flows set has none.
   const uint32_t s = new_slot();
   ++next_id_;
+  const TimeNs at = init_flow<false>(s, req, link_bytes_.data(), nullptr);
+  ++active_;
+  schedule_activation(s, at);
+  return s;
+}
+
+// Sets up a flow in an allocated slot and returns when it starts sharing (after its route's latency). Its bytes are
+// counted on every link of its route into `bytes`; with kDelta, `bytes` is a solver thread's own array and `touched`
+// lists its links that were 0 before.
+template <bool kDelta>
+TimeNs Network::init_flow(uint32_t s, const FlowRequest& req, double* bytes, std::vector<LinkId>* touched) {
+  const Route r = topo_.route(req.src_gpu, req.dst_gpu, req.path, req.hash);
   Hot& h = hot_[s];
   h.gen++;
   h.live = true;
   h.in_comp = false;
+  h.join = kNoJoin;
   Warm& wm = warm_[s];
   h.rate = 0;
   wm.group = UINT32_MAX;  // a reused slot must not look like a member of its previous owner's group
@@ -146,20 +180,30 @@ uint32_t Network::start_flow_slot(const FlowRequest& req) {
   // w = (1 µs / route latency); its size in ρ units is bytes / w.
   const double w = opt_.latency_weighted && r.latency_ns > 0 ? 1000.0 / double(r.latency_ns) : 1.0;
   wm.remaining = double(req.bytes) / w;
-  for (LinkId l : r.links()) link_bytes_[size_t(l)] += double(req.bytes);
-  if (r.hops <= kInline) {
-    h.n = uint8_t(r.hops);
+  // The links it shares bandwidth on: a shadowed link always carries the same flows as a narrower one (topology.hpp)
+  // and can be left out of every solve (same rates, fewer link uses); every link counts its bytes. They are written
+  // straight into the activity (links kept in a local array and copied in one block stalled on store forwarding: a
+  // third of this function's time); more than kInline go out of line.
+  int n_shared = 0;
+  for (int i = 0; i < r.hops; ++i) {
+    const LinkId l = r.ids[size_t(i)];
+    if constexpr (kDelta)
+      if (bytes[size_t(l)] == 0) touched->push_back(l);
+    bytes[size_t(l)] += double(req.bytes);
+    if (n_shared < kInline) h.link[n_shared] = l;
+    n_shared += !shadowed_[size_t(l)];
+  }
+  if (n_shared <= kInline) {
+    h.n = uint8_t(n_shared);
     h.w0 = w;
-    std::copy_n(r.ids.begin(), kInline, h.link);  // all of them (a fixed-size copy, no library call); n says how many count
   } else {
     std::array<Use, Route::kMaxHops> uses;
-    for (int i = 0; i < r.hops; ++i) uses[size_t(i)] = Use{r.ids[size_t(i)], w};
-    set_uses(s, std::span<const Use>(uses.data(), size_t(r.hops)));
-  }
-  h.join = kNoJoin;
-  ++active_;
-  schedule_activation(s, q_.now() + r.latency_ns);
-  return s;
+    n_shared = 0;
+    for (int i = 0; i < r.hops; ++i)
+      if (!shadowed_[size_t(r.ids[size_t(i)])]) uses[size_t(n_shared++)] = Use{r.ids[size_t(i)], w};
+    set_uses(s, std::span<const Use>(uses.data(), size_t(n_shared)));  // makes a record: never on solver threads,
+  }                                                                      // whose routes are closed-form (inline)
+  return q_.now() + r.latency_ns;
 }
 
 int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
@@ -180,6 +224,8 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
     double narrowest = std::numeric_limits<double>::infinity();
     for (LinkId l : r.links()) {
       const size_t k = size_t(l);
+      link_bytes_[k] += double(f.bytes);
+      if (shadowed_[k]) continue;  // carries what a narrower link of the route carries: never the bottleneck
       if (dirty_mark_[k] != dirty_stamp_) dirty_mark_[k] = dirty_stamp_, touched.push_back(l), load_[k] = 0;
       load_[k] += double(f.bytes);
       narrowest = std::min(narrowest, cap_[k]);
@@ -193,7 +239,6 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   // Normalise so the activity's rate is bytes per ns on the link with the longest time at full capacity.
   double bottleneck_time = 0, bottleneck_bytes = 0;
   for (const Use& u : uses) {
-    link_bytes_[size_t(u.link)] += u.weight;
     const double t = u.weight / topo_.link(u.link).bytes_per_ns;
     if (t > bottleneck_time) bottleneck_time = t, bottleneck_bytes = u.weight;
   }
@@ -229,9 +274,81 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     return;
   }
   // One join for the set: its activities carry the join's index instead of a callback each.
+  if (!workers_.empty() && flows.size() >= kParallelStart && !topo_.any_failed()) {
+    start_flows_parallel(flows, std::move(done));
+    return;
+  }
+  // A flow of negative size stops the set before any of it starts.
+  for (const FlowRequest& f : flows)
+    if (f.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", f.src_gpu, f.dst_gpu, f.bytes));
   const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
   for (const FlowRequest& f : flows) hot_[start_flow_slot(f)].join = j;
+}
+
+// A large set on the solver threads (routes without failures: closed-form, so neither the topology's cache of
+// failure routes nor an activity record is touched off the calling thread): slots are taken in order first, the flows are set up (routes, activities, their
+// links' bytes in per-thread arrays) in chunks by whichever thread is free, then their activations are scheduled in
+// flow order. Every step that decides a result (slot order, activation order, the join) is the single thread's; byte
+// counts are integers, so adding the per-thread sums in any order gives the same doubles.
+// A flow of negative size stops the set before anything of it is counted or scheduled (its slots are given back).
+void Network::start_flows_parallel(std::span<const FlowRequest> flows, DoneFn done) {
+  const uint32_t j = reuse_or_append(joins_, free_joins_);
+  joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
+  const size_t n = flows.size();
+  start_set_ = flows;
+  start_join_ = j;
+  start_slots_.resize(n);
+  start_at_.resize(n);
+  take_slots(start_slots_);
+  if (scratch_[0].link_delta.size() != link_bytes_.size())
+    for (Scratch& sc : scratch_) sc.link_delta.assign(link_bytes_.size(), 0.0);
+  run_parallel(&Network::start_chunks);
+  start_set_ = {};
+  size_t bad = n;
+  for (Scratch& sc : scratch_) bad = std::min(bad, sc.bad_flow), sc.bad_flow = SIZE_MAX;
+  for (Scratch& sc : scratch_) {
+    for (LinkId l : sc.link_touched) {
+      if (bad == n) link_bytes_[size_t(l)] += sc.link_delta[size_t(l)];
+      sc.link_delta[size_t(l)] = 0;
+    }
+    sc.link_touched.clear();
+  }
+  if (bad < n) {
+    for (uint32_t s : start_slots_) hot_[s].live = false, free_slot(s);
+    joins_[j] = Join{};
+    free_joins_.push_back(j);
+    const FlowRequest& f = flows[bad];
+    throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", f.src_gpu, f.dst_gpu, f.bytes));
+  }
+  next_id_ += int64_t(n);
+  active_ += n;
+  // Consecutive flows often start sharing at the same time: their batch is looked up once.
+  size_t batch = SIZE_MAX;
+  TimeNs batch_at = -1;
+  for (size_t i = 0; i < n; ++i) {
+    if (start_at_[i] != batch_at) batch_at = start_at_[i], batch = activation_batch(batch_at);
+    pending_[batch].second.push_back(start_slots_[i]);
+  }
+}
+
+void Network::start_chunks(size_t thread) {
+  Scratch& sc = scratch_[thread];
+  const size_t n = start_set_.size();
+  for (;;) {
+    const size_t b = next_task_.fetch_add(kStartChunk, std::memory_order_relaxed);
+    if (b >= n) return;
+    const size_t e = std::min(n, b + kStartChunk);
+    for (size_t i = b; i < e; ++i) {
+      const FlowRequest& f = start_set_[i];
+      if (f.bytes < 0) {
+        sc.bad_flow = std::min(sc.bad_flow, i);
+        continue;
+      }
+      start_at_[i] = init_flow<true>(start_slots_[i], f, sc.link_delta.data(), &sc.link_touched);
+      hot_[start_slots_[i]].join = start_join_;
+    }
+  }
 }
 
 // finish_join_member, schedule_activation and join_comp run once per flow; they are inlined into their loops (-3 %
@@ -250,14 +367,15 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
 }
 
 [[gnu::always_inline]] inline void Network::schedule_activation(uint32_t slot, TimeNs at) {
-  for (auto& [t, slots] : pending_)
-    if (t == at) {
-      slots.push_back(slot);
-      return;
-    }
+  pending_[activation_batch(at)].second.push_back(slot);
+}
+
+size_t Network::activation_batch(TimeNs at) {
+  for (size_t i = 0; i < pending_.size(); ++i)
+    if (pending_[i].first == at) return i;
   pending_.emplace_back(at, take_vector());
-  pending_.back().second.push_back(slot);
   q_.at(at, [this, at] { activate_batch(at); });
+  return pending_.size() - 1;
 }
 
 void Network::activate_batch(TimeNs at) {
@@ -459,20 +577,25 @@ void Network::run_solves() {
   // Below a few thousand activities waking a thread costs more than it saves.
   if (work >= 4096) {
     ++parallel_runs_;
-    next_task_.store(0, std::memory_order_relaxed);
-    busy_.store(workers_.size(), std::memory_order_relaxed);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++run_gen_;
-    }
-    wake_cv_.notify_all();
-    solve_tasks(0);
-    while (busy_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    run_parallel(&Network::solve_tasks);
   } else {
     for (size_t i = 0; i < n_tasks_; ++i) solve(tasks_[i], scratch_[0]);
   }
   for (size_t i = 0; i < n_tasks_; ++i) commit_solve(tasks_[i]);
   n_tasks_ = 0;
+}
+
+void Network::run_parallel(Job job) {
+  job_ = job;
+  next_task_.store(0, std::memory_order_relaxed);
+  busy_.store(workers_.size(), std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++run_gen_;
+  }
+  wake_cv_.notify_all();
+  (this->*job)(0);
+  while (busy_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void Network::solve_tasks(size_t thread) {
@@ -486,13 +609,18 @@ void Network::solve_tasks(size_t thread) {
 void Network::solver_loop(size_t thread) {
   uint64_t seen = 0;
   for (;;) {
+    // Runs come in bursts (the re-solves of one event after another, the sets of a round started one after another):
+    // waiting a little for the next before sleeping saves the wakeup, which costs more than a set's share of work.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinUs);
+    while (run_gen_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
+      for (int i = 0; i < 64; ++i) __builtin_ia32_pause();
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_cv_.wait(lock, [&] { return stop_ || run_gen_ != seen; });
       if (stop_) return;
       seen = run_gen_;
     }
-    solve_tasks(thread);
+    (this->*job_)(thread);
     busy_.fetch_sub(1, std::memory_order_release);
   }
 }

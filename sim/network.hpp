@@ -90,7 +90,8 @@ class Network {
     uint32_t rec = UINT32_MAX;  // its record in recs_, or kNoRec
   };
   static_assert(sizeof(Hot) == 64, "one cache line per activity in the solver's scans");
-  static_assert(kInline <= Route::kMaxHops, "a flow's inline links are copied from its route in one block");
+  static_assert(kInline <= Route::kMaxHops && Route::kMaxClosedFormHops <= kInline,
+                "a closed-form route's links fit inline");
   // What a solve and a wakeup read besides Hot, 32 bytes.
   struct Warm {
     double remaining = 0;      // bytes (a coflow: bytes on its bottleneck link)
@@ -117,6 +118,12 @@ class Network {
     DoneFn done;
   };
   uint32_t start_flow_slot(const FlowRequest& req);  // start_flow without the callback: the slot
+  template <bool kDelta>
+  TimeNs init_flow(uint32_t slot, const FlowRequest& req, double* bytes, std::vector<LinkId>* touched);
+  // Sets of at least this many flows are set up on the solver threads, in chunks of kStartChunk.
+  static constexpr size_t kParallelStart = 2048, kStartChunk = 256;
+  void start_flows_parallel(std::span<const FlowRequest> flows, DoneFn done);
+  void start_chunks(size_t thread);
   void finish_join_member(uint32_t join, TimeNs finish);
   void set_uses(uint32_t s, std::span<const Use> uses);
   template <class F>
@@ -174,6 +181,9 @@ class Network {
     std::vector<uint8_t> a_frozen;
     std::vector<uint32_t> a_list;  // activities not yet frozen (filling by passes)
     std::vector<uint8_t> l_sat;    // links saturated at the current level (filling by passes)
+    std::vector<double> link_delta;     // per link: bytes of the flows this thread set up (start_flows_parallel)
+    std::vector<LinkId> link_touched;   // the links whose link_delta is not 0
+    size_t bad_flow = SIZE_MAX;         // the first flow of negative size this thread met
     // The indexed min-heap of local links on (fair share, link id); shares are refreshed lazily (see solve).
     bool less(int32_t a, int32_t b) const;
     void place(size_t i, int32_t l);
@@ -198,6 +208,8 @@ class Network {
   void solve(SolveTask& t, Scratch& sc);
   void commit_solve(SolveTask& t);
   void solver_loop(size_t thread);
+  using Job = void (Network::*)(size_t thread);
+  void run_parallel(Job job);  // the job on every solver thread (the caller's too) until all have returned
   void solve_tasks(size_t thread);  // takes tasks until none is left
   // The activities one solve gave rates to, with one heap entry at their earliest finish: a solve pushes one entry,
   // not one per activity; a wakeup scans the group (as the solve did), retires what is due and re-arms the rest.
@@ -219,8 +231,10 @@ class Network {
   void leave_group(uint32_t slot);  // the activity no longer belongs to its group (re-solved or retired)
 
   uint32_t new_slot();
+  void take_slots(std::vector<uint32_t>& out);  // as many new slots as `out` holds, in the order new_slot gives them
   void free_slot(uint32_t s);
   void schedule_activation(uint32_t slot, TimeNs at);
+  size_t activation_batch(TimeNs at);  // the pending batch that activates at `at`, made (and its event) when new
   void activate_batch(TimeNs at);
   void schedule_wakeup();
   void wakeup(uint64_t token);
@@ -247,6 +261,7 @@ class Network {
   std::vector<uint32_t> link_comp_;  // per link: its component, or kNoComp
   uint64_t comp_stamp_ = 0;
   std::vector<double> cap_;  // per link: capacity, bytes per ns
+  std::vector<uint8_t> shadowed_;  // per link: left out of sharing (Topology::shadowed, when the network was made)
   // Per link scratch: a coflow's bytes while it is built (load_); for a solve, the link's local index (valid where
   // `mark` is the solve's epoch) and the capacity its kept activities use (valid where `fixed_mark` is).
   struct LinkScratch {
@@ -267,9 +282,16 @@ class Network {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_cv_;
-  uint64_t run_gen_ = 0;  // guarded by mu_
+  std::atomic<uint64_t> run_gen_{0};  // changed under mu_; read by spinning workers without it
+  static constexpr int kSpinUs = 200;  // how long a worker waits for the next run before it sleeps
   bool stop_ = false;     // guarded by mu_
   std::atomic<size_t> next_task_{0};
+  Job job_ = nullptr;  // written before a run's workers are woken (under mu_), read by them after
+  // The set start_flows_parallel works on: its flows, their slots and activation times.
+  std::span<const FlowRequest> start_set_;
+  std::vector<uint32_t> start_slots_;
+  std::vector<TimeNs> start_at_;
+  uint32_t start_join_ = 0;
   std::atomic<size_t> busy_{0};  // workers still in the current run
   // Event scratch, kept between events so a round allocates nothing once warm.
   struct Finished {

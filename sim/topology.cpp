@@ -165,6 +165,7 @@ void Topology::build() {
       for (int l = 0; l < leaves_; ++l)
         add(LinkKind::spine_down, fabric, 0, v_spine + t * spines_ + s, v_leaf + t * leaves_ + l);
   failed_.assign(links_.size(), 0);
+  find_shadowed();
 
   for (int v = 0; v < vertices; ++v) boost::add_vertex(graph_->g);
   for (size_t i = 0; i < links_.size(); ++i) boost::add_edge(size_t(link_from_[i]), size_t(link_to_[i]), LinkId(i), graph_->g);
@@ -281,7 +282,7 @@ Route Topology::route(int src, int dst, PathKind kind, uint64_t hash) const {
       const uint64_t key = uint64_t(src) << 32 | uint64_t(uint32_t(dst));
       auto it = failure_routes_.find(key);
       if (it == failure_routes_.end()) it = failure_routes_.emplace(key, graph_route(src, dst)).first;
-      return it->second;
+      r = it->second;
     }
   }
   return r;
@@ -327,6 +328,38 @@ void Topology::fail_link(LinkId id) {
   if (!failed_[size_t(id)]) ++failures_;
   failed_[size_t(id)] = 1;
   failure_routes_.clear();
+}
+
+void Topology::find_shadowed() {
+  // A vertex that is not a GPU (no route starts or ends there) whose surviving links are exactly u→v, v→w, w→v and
+  // v→u with u ≠ w: a simple path entering from u leaves to w and one leaving to w came from u, so u→v and v→w carry
+  // the same flows on every route (likewise w→v and v→u). Of each such pair the link of higher (capacity, id) is
+  // shadowed; the lowest of a chain of such pairs never is, so every route keeps a link of each chain. Failures only
+  // take routes away, so what holds for the built graph holds after them.
+  const size_t L = links_.size();
+  const int vertices = int(vertex_names_.size());
+  std::vector<std::vector<LinkId>> in(static_cast<size_t>(vertices)), out(static_cast<size_t>(vertices));
+  for (size_t i = 0; i < L; ++i) {
+    out[size_t(link_from_[i])].push_back(LinkId(i));
+    in[size_t(link_to_[i])].push_back(LinkId(i));
+  }
+  shadowed_.assign(L, 0);
+  auto higher = [&](LinkId a, LinkId b) {  // a above b on (capacity, id)
+    const double ca = links_[size_t(a)].bytes_per_ns, cb = links_[size_t(b)].bytes_per_ns;
+    return ca != cb ? ca > cb : a > b;
+  };
+  auto shadow_pair = [&](LinkId a, LinkId b) { shadowed_[size_t(higher(a, b) ? a : b)] = 1; };
+  for (int v = gpus(); v < vertices; ++v) {
+    const auto &i = in[size_t(v)], &o = out[size_t(v)];
+    if (i.size() != 2 || o.size() != 2) continue;
+    const int u = link_from_[size_t(i[0])], w = link_from_[size_t(i[1])];
+    if (u == w) continue;
+    // The out-links, matched to their in-links: v→w continues u→v, v→u continues w→v.
+    const LinkId to_w = link_to_[size_t(o[0])] == w ? o[0] : o[1], to_u = to_w == o[0] ? o[1] : o[0];
+    if (link_to_[size_t(to_w)] != w || link_to_[size_t(to_u)] != u) continue;
+    shadow_pair(i[0], to_w);
+    shadow_pair(i[1], to_u);
+  }
 }
 
 void Topology::fail_switch(const std::string& name) {

@@ -30,6 +30,8 @@ namespace cs {
 // A route: link ids in the order a byte crosses them, and the sum of their latencies.
 struct Route {
   static constexpr int kMaxHops = 12;
+  // Closed-form routes (nothing failed) have at most an NVLink pair, a PCIe pair, a NIC pair and a leaf-spine pair.
+  static constexpr int kMaxClosedFormHops = 8;
   std::array<LinkId, kMaxHops> ids{};
   int hops = 0;
   TimeNs latency_ns = 0;
@@ -62,6 +64,14 @@ class Topology {
   // Closed-form routes (ECMP by destination or by hash, per spec.fabric.routing); under failures, ECMP skips failed
   // spines and any other failure falls back to the shortest surviving path in the graph (cached).
   Route route(int src_gpu, int dst_gpu, PathKind kind = PathKind::direct, uint64_t flow_hash = 0) const;
+
+  // True when every route that crosses this link also crosses another link of lower capacity (or equal capacity and
+  // lower id) and the other way round, so both always carry the same flows and this one can never be a bottleneck
+  // that the other is not: bandwidth sharing may leave it out and get the same rates. Holds for a link into or out
+  // of a switch or NIC with exactly one link pair on each side (a NIC serving one GPU: the GPU's PCIe link and the
+  // NIC's fabric link; a spine joining two leaves: one leaf's up link and the other's down link), since routes are
+  // simple paths between GPUs; failures only take routes away.
+  bool shadowed(LinkId id) const { return shadowed_[size_t(id)] != 0; }
 
   void fail_link(LinkId id);
   void fail_switch(const std::string& name);  // "plane2.leaf1", "plane0.spine5", "node3.nvswitch", ...
@@ -103,6 +113,7 @@ class Topology {
   void push(Route& r, LinkId id) const;
   Route graph_route(int src_gpu, int dst_gpu) const;
   void build();
+  void find_shadowed();
 
   ClusterSpec spec_;
   std::vector<LinkInfo> links_;
@@ -112,6 +123,7 @@ class Topology {
   std::vector<Endpoint> nic_ends_;
   std::vector<Place> places_;
   std::vector<uint8_t> failed_;
+  std::vector<uint8_t> shadowed_;
   int failures_ = 0;
   int trees_ = 0, leaves_ = 0, spines_ = 0, down_ = 0;
   int nic_base_ = 0, leaf_up_base_ = 0, spine_down_base_ = 0;

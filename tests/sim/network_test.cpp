@@ -159,6 +159,58 @@ TEST(Network, SolverThreadsGiveTheResultsOfOne) {
   EXPECT_THROW(Network(t, q, NetworkOptions{NetworkMode::flow, 0, false, 0}), std::invalid_argument);
 }
 
+// Sets of at least a few thousand flows are set up on the solver threads (routes, activities, link byte counts);
+// finish times, link bytes and solves must be those of one thread, and a flow of negative size anywhere in a set
+// refuses the whole set without counting or scheduling any of it, on one thread or several.
+TEST(Network, LargeSetsStartedOnSolverThreadsGiveTheResultsOfOne) {
+  Topology t(h800_cluster(24));
+  std::vector<std::vector<FlowRequest>> sets;
+  for (int k = 0; k < 3; ++k) {
+    auto g = all_to_all(t, 64, int64_t(1) << 16, k == 2 ? 0.5 : 0.0, uint64_t(30 + k));  // 4,032 flows each
+    for (auto& f : g) f.src_gpu += 64 * k, f.dst_gpu += 64 * k;
+    sets.push_back(g);
+  }
+  sets.push_back(all_to_all(t, 8, int64_t(1) << 16, 0.5, 40));  // a small set, overlapping the first
+  struct Out {
+    std::vector<TimeNs> finish;
+    std::vector<double> link_bytes;
+    uint64_t solves = 0;
+    size_t active_after_refusal = 0;
+  };
+  auto run = [&](int threads) {
+    EventQueue q;
+    NetworkOptions opt;
+    opt.solver_threads = threads;
+    Network net(t, q, opt);
+    Out o;
+    o.finish.assign(sets.size(), -1);
+    for (size_t i = 0; i < sets.size(); ++i)
+      net.start_flows(sets[i], [&o, i](const FlowDone& d) { o.finish[i] = d.finish; });
+    std::vector<FlowRequest> bad = sets[1];
+    bad[3000].bytes = -1;
+    EXPECT_THROW(net.start_flows(bad, [](const FlowDone&) { ADD_FAILURE() << "a refused set finished"; }),
+                 std::invalid_argument);
+    o.active_after_refusal = net.active();
+    q.run();
+    o.link_bytes = net.link_bytes();
+    o.solves = net.solves();
+    EXPECT_EQ(net.active(), 0u);
+    return o;
+  };
+  const Out one = run(1);
+  size_t flows = 0;
+  for (const auto& set : sets) flows += set.size();
+  EXPECT_EQ(one.active_after_refusal, flows);
+  for (TimeNs f : one.finish) EXPECT_GT(f, 0);
+  for (const int threads : {2, 3}) {
+    const Out many = run(threads);
+    EXPECT_EQ(many.finish, one.finish) << threads << " threads";
+    EXPECT_EQ(many.link_bytes, one.link_bytes) << threads << " threads";
+    EXPECT_EQ(many.solves, one.solves) << threads << " threads";
+    EXPECT_EQ(many.active_after_refusal, flows);
+  }
+}
+
 TEST(Network, IncrementalResolveTouchesOnlyTheConnectedActivities) {
   // Two all-to-alls on disjoint nodes are separate components: a completion in one never re-solves the other.
   Topology t(h800_cluster(8));

@@ -110,4 +110,49 @@ TEST(Topology, HashRoutingIsDeterministicAndUsesSeveralSpines) {
   EXPECT_GT(spines.size(), 10u);
 }
 
+// A link that carries exactly the flows of a narrower one on every route is left out of bandwidth sharing: with one
+// NIC per GPU, the GPU's PCIe pair and its NIC's fabric pair are chained through the NIC, and the wider of each
+// chained pair is shadowed; NVLink and switch links, which many routes share in different combinations, never are.
+TEST(Topology, TheWiderLinkOfAChainedPairIsShadowed) {
+  auto shadowed_kinds = [](const Topology& t) {
+    std::map<LinkKind, int> n;
+    for (size_t l = 0; l < t.links(); ++l)
+      if (t.shadowed(LinkId(l))) ++n[t.link(LinkId(l)).kind];
+    return n;
+  };
+  // 64 nodes: two leaves per plane, so a spine joins exactly two leaves and what one sends up comes down to the
+  // other (the spine's down link, of equal capacity and higher id, is shadowed). 2,048 GPUs: eight leaves per plane.
+  const Topology h800(h800_cluster(64));  // PCIe 64 GB/s, NIC 40 GB/s
+  EXPECT_EQ(shadowed_kinds(h800), (std::map<LinkKind, int>{
+                                      {LinkKind::pcie_up, 512}, {LinkKind::pcie_down, 512}, {LinkKind::spine_down, 512}}));
+  EXPECT_EQ(shadowed_kinds(Topology(h800_cluster(256))),
+            (std::map<LinkKind, int>{{LinkKind::pcie_up, 2048}, {LinkKind::pcie_down, 2048}}));
+  EXPECT_TRUE(h800.shadowed(h800.pcie_up(9)));
+  EXPECT_FALSE(h800.shadowed(h800.nic_up(h800.nic_of_gpu(9))));
+  ClusterSpec narrow = h800_cluster(64);
+  narrow.node.pcie_gbps = 24;
+  const Topology n(narrow);
+  EXPECT_EQ(shadowed_kinds(n), (std::map<LinkKind, int>{
+                                   {LinkKind::nic_up, 512}, {LinkKind::nic_down, 512}, {LinkKind::spine_down, 512}}));
+  ClusterSpec equal = h800_cluster(2);
+  equal.node.pcie_gbps = 40;  // a tie: the higher link id (the NIC's) is left out
+  EXPECT_EQ(shadowed_kinds(Topology(equal)), (std::map<LinkKind, int>{{LinkKind::nic_up, 16}, {LinkKind::nic_down, 16}}));
+  ClusterSpec two_per_nic = h800_cluster(64);
+  two_per_nic.node.nics = 4;
+  two_per_nic.fabric.planes = 4;
+  EXPECT_EQ(shadowed_kinds(Topology(two_per_nic)), (std::map<LinkKind, int>{{LinkKind::spine_down, 256}}));
+  // A leaf with one NIC and one spine link pair chains them too (a route into a leaf from its only NIC leaves
+  // through its only spine): one NIC per leaf on a 2-port-switch fat tree.
+  ClusterSpec tiny = h800_cluster(2, FabricKind::fat_tree);
+  tiny.node.gpus = 1;
+  tiny.node.nics = 1;
+  tiny.fabric.switch_ports = 2;
+  const Topology tt(tiny);
+  ASSERT_EQ(tt.leaves_per_tree(), 2);
+  ASSERT_EQ(tt.spines_per_tree(), 1);
+  const auto k = shadowed_kinds(tt);
+  EXPECT_EQ(k.count(LinkKind::nvlink_up) + k.count(LinkKind::nvlink_down), 0u);
+  EXPECT_GT(k.size(), 0u);
+}
+
 }  // namespace cs

@@ -75,6 +75,45 @@ TEST(SimGridOracle, Jittered64GpuAllToAll) {
   EXPECT_LE(err, 1e-4);
 }
 
+// The solver leaves out a link that always carries the same flows as a narrower one (Topology::shadowed: with one
+// GPU per NIC, the GPU's PCIe link and its NIC's fabric link). SimGrid gets every link, so these cases check that the
+// narrower link of each pair is the one kept: PCIe narrower than the NIC (the NIC links are left out instead), and two
+// GPUs per NIC (their PCIe links share the NIC link, nothing is left out).
+TEST(SimGridOracle, LinksLeftOutOfSharingChangeNoFinishTime) {
+  ClusterSpec narrow = h800_cluster(4);
+  narrow.node.pcie_gbps = 24;
+  ClusterSpec shared_nic = h800_cluster(4);
+  shared_nic.node.nics = 4;
+  shared_nic.fabric.planes = 4;
+  shared_nic.node.pcie_gbps = 24;
+  const std::vector<ClusterSpec> cases{narrow, shared_nic};
+  for (const ClusterSpec& c : cases) {
+    Topology t(c);
+    const auto flows = all_to_all(t, 0, 32, 16 << 20, 0.5, 5);
+    const double err = max_relative_error(t, flows);
+    std::printf("%d NICs per node, PCIe %.0f GB/s, %zu flows: max relative error %.2e\n", c.node.nics, c.node.pcie_gbps,
+                flows.size(), err);
+    EXPECT_LE(err, 1e-4);
+  }
+  // 40 nodes: two leaves per plane, each spine joining them (its down links are left out); nodes 0, 1, 32 and 33
+  // put their NICs on both leaves of every plane.
+  Topology two_leaves(h800_cluster(40));
+  ASSERT_EQ(two_leaves.leaves_per_tree(), 2);
+  CollectiveSpec s;
+  s.kind = CollectiveKind::all_to_all;
+  for (int node : {0, 1, 32, 33})
+    for (int i = 0; i < 8; ++i) s.gpus.push_back(two_leaves.gpu_at(node, i));
+  s.bytes = 16 << 20;
+  s.jitter = 0.5;
+  s.seed = 6;
+  std::vector<TimedFlow> flows;
+  const CollectivePlan plan = plan_collective(two_leaves, s);
+  for (const FlowRequest& f : plan.rounds[0]) flows.push_back(TimedFlow{f, 0});
+  const double err = max_relative_error(two_leaves, flows);
+  std::printf("two leaves per plane, %zu flows: max relative error %.2e\n", flows.size(), err);
+  EXPECT_LE(err, 1e-4);
+}
+
 TEST(SimGridOracle, FatTree256GpuAllToAll) {
   // 256 GPUs (32 nodes × 8) on a single-plane fat tree of 32-port switches, 2:1 oversubscribed (leaves: 21 NIC
   // ports, 11 uplinks). The all-to-all is aggregated per (GPU, destination node) as DeepEP's IB stage does: each GPU
