@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -961,14 +962,67 @@ void Network::schedule_wakeup() {
   q_.at(t, [this, token] { wakeup(token); });
 }
 
+// Scans the due groups (taken by index, on any thread): retires the activities due by the horizon, keeps the others
+// in the group with their earliest finish, and counts what leaves each component. Only a group's own activities are
+// written; a slot listed by several groups is recognised by its group and generation, read and written atomically
+// (relaxed: a stale listing only needs to see that the slot is not its own).
+void Network::scan_groups(size_t) {
+  Hot* const hot = hot_.data();
+  Warm* const warm = warm_.data();
+  const Comp* const comps = comps_.data();
+  const uint32_t* const link_comp = link_comp_.data();
+  const TimeNs horizon = scan_horizon_;
+  for (;;) {
+    const size_t i = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= n_scans_) break;
+    GroupScan& g = scans_[i];
+    Group& grp = groups_[g.group];
+    g.finished.clear();
+    g.comps.clear();
+    TimeNs first = std::numeric_limits<TimeNs>::max();
+    size_t keep = 0;
+    uint32_t* const slots = grp.slots.data();
+    const size_t n_slots = grp.slots.size();
+    for (size_t x = 0; x < n_slots; ++x) {
+      const uint32_t s = slots[x];
+      if (x + kAhead < n_slots) __builtin_prefetch(&warm[slots[x + kAhead]]), __builtin_prefetch(&hot[slots[x + kAhead]]);
+      Warm& a = warm[s];
+      std::atomic_ref<uint32_t> owner(a.group);
+      if (owner.load(std::memory_order_relaxed) != g.group || a.group_gen != g.gen) continue;
+      if (a.finish > horizon) {
+        slots[keep++] = s;
+        first = std::min(first, a.finish);
+        continue;
+      }
+      Hot& h = hot[s];
+      h.live = false;
+      owner.store(UINT32_MAX, std::memory_order_relaxed);
+      g.finished.push_back(Finished{s, h.join, h.rec, a.finish});
+      if (!h.in_comp) continue;
+      h.in_comp = false;
+      const uint32_t k = link_comp[size_t(first_link(h))];
+      const Comp& comp = comps[k];
+      GroupScan::Left* x_ = nullptr;
+      for (GroupScan::Left& y : g.comps)
+        if (y.comp == k) x_ = &y;
+      if (!x_) x_ = &g.comps.emplace_back(GroupScan::Left{k, 0, 0, 0, h.rate});
+      ++x_->left;
+      if (h.rate <= 0 || h.n == kOutOfLine) ++x_->always;
+      else if (h.rate == comp.max_rate) ++x_->at_max;
+      x_->keep = std::min(x_->keep, h.rate);
+    }
+    grp.slots.resize(keep);
+    g.kept = uint32_t(keep);
+    g.first = first;
+  }
+}
+
 void Network::wakeup(uint64_t token) {
   if (token != wake_token_) return;  // superseded by an earlier wakeup
   wake_at_ = -1;
   const TimeNs now = q_.now(), horizon = now + opt_.time_quantum_ns;
   auto cmp = [](const Completion& x, const Completion& y) { return later(x.t, x.order, y.t, y.order); };
-  std::vector<Finished>& finished = finished_scratch_;
   std::vector<Rearm>& rearm = rearm_scratch_;
-  finished.clear();
   rearm.clear();
   // Each component the leavers leave is re-solved once, keeping what runs below the lowest leaving rate on it, in
   // order of that rate (ties in the order the components were first touched). A component is dropped when nothing
@@ -978,11 +1032,8 @@ void Network::wakeup(uint64_t token) {
   touched.clear();
   const uint64_t stamp = ++comp_stamp_;
   const uint64_t wake = ++wakes_;
-  // Raw pointers (the tables do not grow here): through the vectors every flag store would reload them.
-  Hot* const hot = hot_.data();
-  Warm* const warm = warm_.data();
-  Comp* const comps = comps_.data();
-  const uint32_t* const link_comp = link_comp_.data();
+  // The groups due, in the order of their completions (each once).
+  size_t n_due = 0, due_slots = 0;
   while (!completions_.empty() && completions_.front().t <= horizon) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), cmp);
@@ -990,43 +1041,39 @@ void Network::wakeup(uint64_t token) {
     Group& grp = groups_[c.group];
     if (grp.gen != c.gen || grp.wake == wake) continue;
     grp.wake = wake;
-    TimeNs first = std::numeric_limits<TimeNs>::max();
-    size_t keep = 0;
-    // Only live activities belong to a group (retiring one takes it out), so the scan reads Warm alone for those
-    // that stay.
-    uint32_t* const slots = grp.slots.data();
-    const size_t n_slots = grp.slots.size();
-    size_t left = 0;
-    for (size_t x = 0; x < n_slots; ++x) {
-      const uint32_t s = slots[x];
-      if (x + kAhead < n_slots) __builtin_prefetch(&warm[slots[x + kAhead]]), __builtin_prefetch(&hot[slots[x + kAhead]]);
-      Warm& a = warm[s];
-      if (a.group != c.group || a.group_gen != c.gen) continue;
-      if (a.finish > horizon) {
-        slots[keep++] = s;
-        first = std::min(first, a.finish);
-        continue;
-      }
-      Hot& h = hot[s];
-      h.live = false;
-      ++left;
-      a.group = UINT32_MAX;
-      finished.push_back(Finished{s, h.join, h.rec, a.finish});
-      if (!h.in_comp) continue;
-      h.in_comp = false;
-      const uint32_t k = link_comp[size_t(first_link(h))];
-      Comp& comp = comps[k];
-      --comp.live;
-      ++comp.departed;
-      if (h.rate <= 0 || h.n == kOutOfLine) --comp.always;
-      else if (h.rate == comp.max_rate) --comp.at_max;
-      if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = h.rate, touched.push_back(k);
-      else comp.keep = std::min(comp.keep, h.rate);
+    if (n_due == scans_.size()) scans_.emplace_back();
+    GroupScan& g = scans_[n_due++];
+    g.group = c.group;
+    g.gen = c.gen;
+    due_slots += grp.slots.size();
+  }
+  n_scans_ = n_due;
+  scan_horizon_ = horizon;
+  // Scanning a group touches only its own activities (and reads the components), so groups are scanned on the
+  // solver threads when there are many; what the scans found is applied below in the order of the groups.
+  if (!workers_.empty() && n_due > 1 && due_slots >= 4096) {
+    run_parallel(&Network::scan_groups);
+  } else {
+    next_task_.store(0, std::memory_order_relaxed);
+    scan_groups(0);
+  }
+  Comp* const comps = comps_.data();
+  for (size_t i = 0; i < n_due; ++i) {
+    const GroupScan& g = scans_[i];
+    for (const GroupScan::Left& x : g.comps) {
+      Comp& comp = comps[x.comp];
+      comp.live -= x.left;
+      comp.departed += x.left;
+      comp.always -= x.always;
+      comp.at_max -= x.at_max;
+      if (comp.stamp != stamp) comp.stamp = stamp, comp.keep = x.keep, touched.push_back(x.comp);
+      else comp.keep = std::min(comp.keep, x.keep);
     }
+    const uint32_t left = uint32_t(g.finished.size());
     active_ -= left;
-    grp.owned -= uint32_t(left);  // the group stays allocated until it is re-armed below
-    grp.slots.resize(keep);
-    rearm.push_back(Rearm{c.group, c.gen, uint32_t(keep), first});
+    Group& grp = groups_[g.group];
+    grp.owned -= left;  // the group stays allocated until it is re-armed below
+    rearm.push_back(Rearm{g.group, g.gen, g.kept, g.first});
   }
   std::stable_sort(touched.begin(), touched.end(),
                    [&](uint32_t a, uint32_t b) { return comps_[a].keep < comps_[b].keep; });
@@ -1054,27 +1101,28 @@ void Network::wakeup(uint64_t token) {
     else arm_group(r.group);
   }
   schedule_wakeup();
-  for (const Finished& f : finished) {
-    const uint32_t slot = f.slot, join = f.join;
-    const TimeNs t = f.t;
-    FlowDone d{-1, 0, t};
-    DoneFn done;
-    if (f.rec != kNoRec) {
-      Activity& a = recs_[f.rec];
-      d = FlowDone{a.id, a.start, std::max(t, a.not_before)};
-      done = std::move(a.done);
-      a.done = nullptr;
-      a.uses.clear();
-      a.not_before = 0;  // the record is reused by flows and coflows alike
-      free_recs_.push_back(f.rec);
-      hot_[slot].rec = kNoRec;
+  for (size_t i = 0; i < n_due; ++i)
+    for (const Finished& f : scans_[i].finished) {
+      const uint32_t slot = f.slot, join = f.join;
+      const TimeNs t = f.t;
+      FlowDone d{-1, 0, t};
+      DoneFn done;
+      if (f.rec != kNoRec) {
+        Activity& a = recs_[f.rec];
+        d = FlowDone{a.id, a.start, std::max(t, a.not_before)};
+        done = std::move(a.done);
+        a.done = nullptr;
+        a.uses.clear();
+        a.not_before = 0;  // the record is reused by flows and coflows alike
+        free_recs_.push_back(f.rec);
+        hot_[slot].rec = kNoRec;
+      }
+      free_slot(slot);
+      if (join != kNoJoin) finish_join_member(join, t);  // a member of a start_flows set: no callback of its own
+      if (!done) continue;
+      if (d.finish <= now) done(d);
+      else q_.at(d.finish, [done = std::move(done), d] { done(d); });
     }
-    free_slot(slot);
-    if (join != kNoJoin) finish_join_member(join, t);  // a member of a start_flows set: no callback of its own
-    if (!done) continue;
-    if (d.finish <= now) done(d);
-    else q_.at(d.finish, [done = std::move(done), d] { done(d); });
-  }
 }
 
 }  // namespace cs

@@ -283,7 +283,7 @@ class Network {
   std::mutex mu_;
   std::condition_variable wake_cv_;
   std::atomic<uint64_t> run_gen_{0};  // changed under mu_; read by spinning workers without it
-  static constexpr int kSpinUs = 200;  // how long a worker waits for the next run before it sleeps
+  static constexpr int kSpinUs = 1000;  // how long a worker waits for the next run before it sleeps
   bool stop_ = false;     // guarded by mu_
   std::atomic<size_t> next_task_{0};
   Job job_ = nullptr;  // written before a run's workers are woken (under mu_), read by them after
@@ -298,7 +298,22 @@ class Network {
     uint32_t slot, join, rec;
     TimeNs t;
   };
-  std::vector<Finished> finished_scratch_;
+  // A due group's scan (scan_groups): what it retired, in its order, what left each component (in the order the
+  // component was first met), and what the group still holds.
+  struct alignas(64) GroupScan {  // a cache line of its own: scans on different threads write their own
+    struct Left {
+      uint32_t comp, left, always, at_max;
+      double keep;  // the lowest rate that left
+    };
+    uint32_t group = 0, gen = 0, kept = 0;
+    TimeNs first = 0;
+    std::vector<Finished> finished;
+    std::vector<Left> comps;
+  };
+  void scan_groups(size_t thread);  // takes due groups by index until none is left
+  std::vector<GroupScan> scans_;    // the current wakeup's due groups (the first n_scans_), kept for their capacity
+  size_t n_scans_ = 0;
+  TimeNs scan_horizon_ = 0;
   // A group a wakeup scanned: what it still held after the scan and their earliest finish, so it is re-armed
   // without a second scan unless a re-solve took some of them.
   struct Rearm {
