@@ -284,7 +284,18 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     if (f.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", f.src_gpu, f.dst_gpu, f.bytes));
   const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
-  for (const FlowRequest& f : flows) hot_[start_flow_slot(f)].join = j;
+  // Consecutive flows often start sharing at the same time: their batch is looked up once.
+  size_t batch = SIZE_MAX;
+  TimeNs batch_at = -1;
+  for (const FlowRequest& f : flows) {
+    const uint32_t s = new_slot();
+    ++next_id_;
+    const TimeNs at = init_flow<false>(s, f, link_bytes_.data(), nullptr);
+    hot_[s].join = j;
+    ++active_;
+    if (at != batch_at) batch_at = at, batch = activation_batch(at);
+    pending_[batch].second.push_back(s);
+  }
 }
 
 // A large set on the solver threads (routes without failures: closed-form, so neither the topology's cache of
@@ -980,7 +991,7 @@ void Network::scan_groups(size_t) {
     g.finished.clear();
     g.comps.clear();
     TimeNs first = std::numeric_limits<TimeNs>::max();
-    size_t keep = 0;
+    size_t keep = 0, last = SIZE_MAX;
     uint32_t* const slots = grp.slots.data();
     const size_t n_slots = grp.slots.size();
     for (size_t x = 0; x < n_slots; ++x) {
@@ -1002,14 +1013,16 @@ void Network::scan_groups(size_t) {
       h.in_comp = false;
       const uint32_t k = link_comp[size_t(first_link(h))];
       const Comp& comp = comps[k];
-      GroupScan::Left* x_ = nullptr;
-      for (GroupScan::Left& y : g.comps)
-        if (y.comp == k) x_ = &y;
-      if (!x_) x_ = &g.comps.emplace_back(GroupScan::Left{k, 0, 0, 0, h.rate});
-      ++x_->left;
-      if (h.rate <= 0 || h.n == kOutOfLine) ++x_->always;
-      else if (h.rate == comp.max_rate) ++x_->at_max;
-      x_->keep = std::min(x_->keep, h.rate);
+      if (last == SIZE_MAX || g.comps[last].comp != k) {  // mostly one component per group
+        last = 0;
+        while (last < g.comps.size() && g.comps[last].comp != k) ++last;
+        if (last == g.comps.size()) g.comps.push_back(GroupScan::Left{k, 0, 0, 0, h.rate});
+      }
+      GroupScan::Left& x_ = g.comps[last];
+      ++x_.left;
+      if (h.rate <= 0 || h.n == kOutOfLine) ++x_.always;
+      else if (h.rate == comp.max_rate) ++x_.at_max;
+      x_.keep = std::min(x_.keep, h.rate);
     }
     grp.slots.resize(keep);
     g.kept = uint32_t(keep);
