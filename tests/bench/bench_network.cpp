@@ -90,8 +90,9 @@ void BM_EventQueue(benchmark::State& state) {
 }
 BENCHMARK(BM_EventQueue)->ArgsProduct({{64, 4096}, {0, 1}})->Unit(benchmark::kMillisecond);
 
-// Argument: solver threads (the 32 groups are disjoint components whose events coincide, so their re-solves run in
-// parallel; results are identical to one thread's).
+// Argument: solver threads (the 32 groups are disjoint components whose events coincide, so their re-solves and the
+// scans of their due groups run in parallel, and each 4,032-flow set is set up on all threads; results are identical
+// to one thread's).
 void BM_Uniform32xEP64(benchmark::State& state) {
   const auto sets = ep_groups(32, 0);
   Outcome o;
