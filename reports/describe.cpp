@@ -3,10 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <set>
 
 #include "models/memory.hpp"
 #include "models/ops.hpp"
 #include "models/params.hpp"
+#include "reports/run.hpp"
+#include "sim/schedule/timeline.hpp"
 
 namespace cs {
 namespace {
@@ -59,7 +63,25 @@ nlohmann::json describe_scenario(const Scenario& s) {
                  {"global_batch", l.global_batch}, {"micro_batches_per_step", l.micro_batches()},
                  {"schedule", ph.schedule.kind}};
 
-  const int n_stages = pipeline_stages(ph.schedule.kind, l.pp, l.virtual_stages);
+  // A custom schedule's file places its stages (virtual_stages: chunk c of rank r is stage c·ranks + r) and orders
+  // its passes, so its stages per rank and micro-batches in flight come from the file itself, as `run` takes them;
+  // the built-in schedules follow their papers' tables.
+  std::optional<sched::Schedule> custom;
+  std::optional<sched::Timeline> custom_order;
+  if (ph.schedule.kind == "custom") {
+    custom = phase_schedule(ph, l.micro_batches());
+    // Each rank's passes run in the file's order, so unit durations give the same peak as the real ones.
+    custom_order = sched::run_timeline(*custom, sched::unit_costs(1, 2, 1, 3));
+  }
+  auto held_stages = [&](int rank) {
+    if (!custom) return rank_stages(ph.schedule.kind, l.pp, rank, l.virtual_stages);
+    std::set<int> idx;
+    for (int d = 0; d < custom->dirs; ++d)
+      for (int st = 0; st < custom->stages; ++st)
+        if (custom->rank_of(d, st) == rank) idx.insert(st);
+    return std::vector<int>(idx.begin(), idx.end());
+  };
+  const int n_stages = custom ? custom->stages : pipeline_stages(ph.schedule.kind, l.pp, l.virtual_stages);
   const std::vector<StageBlocks> stages = assign_stages(m, n_stages);
   nlohmann::json st = nlohmann::json::array();
   for (int i = 0; i < n_stages; ++i) {
@@ -75,16 +97,17 @@ nlohmann::json describe_scenario(const Scenario& s) {
   double peak = 0;
   for (int r = 0; r < l.pp; ++r) {
     std::vector<StageBlocks> held;
-    for (int idx : rank_stages(ph.schedule.kind, l.pp, r, l.virtual_stages)) held.push_back(stages[size_t(idx)]);
+    std::vector<int> idx = held_stages(r);
+    for (int st : idx) held.push_back(stages[size_t(st)]);
     MemoryOptions o;
     o.stages_per_rank = int(held.size());
     o.microbatches_in_flight =
-        table_activations_in_flight(ph.schedule.kind, l.pp, r, l.virtual_stages, l.micro_batches());
+        custom_order ? custom_order->ranks[size_t(r)].peak_in_flight
+                     : table_activations_in_flight(ph.schedule.kind, l.pp, r, l.virtual_stages, l.micro_batches());
     o.capacity_bytes = s.cluster.gpu.memory_bytes;
     const MemoryBreakdown b = rank_memory(m, l, held, r, c, o);
     fits = fits && b.fits();
     peak = std::max(peak, b.total_bytes);
-    std::vector<int> idx = rank_stages(ph.schedule.kind, l.pp, r, l.virtual_stages);
     std::sort(idx.begin(), idx.end());  // in increasing order, as `run` lists them
     mem.push_back({{"rank", r},
                    {"stages", idx},

@@ -11,7 +11,8 @@
 //                   "start_ns": 0, "end_ns": 1500000}, …]                              rank · stream; colour = kind
 //                                                                                      (else stream); kind optional
 //     "memory": [{"stage": 0, "bytes": 6.1e10, "capacity": 8.5e10, "category": "weights"}, …]   stacked bars per
-//               stage (category optional), capacity drawn as a tick
+//               stage (category optional), capacity drawn as a tick; or per pipeline rank, with "rank": 0 and
+//               "stages": [0, 31] (the stages the rank holds) in place of "stage"
 //     "links": [{"class": "nvlink", "utilisation": 0.62}, …]     utilisation in [0, 1], bars per link class
 //     "sweep": <summary.json of a sweep (sweep_output.hpp)>      Pareto plot of total_gpu_hours vs days, table of
 //                                                                points (fields, status, reason, result figures)

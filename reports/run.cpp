@@ -366,7 +366,7 @@ nlohmann::json run_report_input(const RunOutput& out) {
   nlohmann::json mem = nlohmann::json::array();
   for (const auto& m : j["memory"]) {
     for (const char* k : {"weights_gib", "grads_gib", "optimizer_gib", "activations_gib", "buffers_gib"})
-      mem.push_back({{"stage", m["rank"]}, {"bytes", m[k].get<double>() * kGiB}, {"category", k},
+      mem.push_back({{"rank", m["rank"]}, {"stages", m["stages"]}, {"bytes", m[k].get<double>() * kGiB}, {"category", k},
                      {"capacity", m["capacity_gib"].get<double>() * kGiB}});
   }
   r["memory"] = mem;

@@ -17,7 +17,8 @@ namespace {
 std::string show(const YAML::Node& n) {
   if (n.IsScalar()) return fmt::format("\"{}\"", n.Scalar());
   if (n.IsSequence()) return "a list";
-  if (n.IsMap()) return "a mapping";
+  if (n.IsMap()) return fmt::format("{} (a mapping)", canonical_value(n));
+  if (n.IsNull()) return "~ (empty)";
   return "nothing";
 }
 
@@ -145,6 +146,13 @@ void check_axis_value(const SweepPlan& plan, const AxisValue& v, const YAML::Nod
       if (e.field() == f.path && what.find(": expected ") != std::string::npos)
         throw ScenarioError(plan.file, f.line, f.column, f.path,
                             fmt::format("value {} is not allowed: {}", show(f.value), explanation(e)));
+      // A required field missing at or inside the swept path was removed by the value itself (an empty ~ value, or a
+      // section given without one of its required fields: a swept section replaces the base's whole section).
+      if (path_within(f.path, e.field()) && what.find("required field is missing") != std::string::npos)
+        throw ScenarioError(plan.file, f.line, f.column, f.path,
+                            fmt::format("value {} is not allowed: {}: {}{}", show(f.value), e.field(), explanation(e),
+                                        f.value.IsMap() ? " (a swept section replaces the base's whole section)"
+                                                        : ""));
     }
   }
 }
@@ -258,6 +266,13 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
   std::set<std::string> paths;
   auto add_path = [&](YamlSection& sec, const std::string& key, const std::string& path) {
     if (!paths.insert(path).second) sec.fail(key, fmt::format("field {} is swept twice", path));
+    // A section and a field inside it, both swept, would set the field twice per point: whichever axis came last
+    // would win, silently.
+    for (const std::string& other : paths)
+      if (other != path && (path_within(other, path) || path_within(path, other)))
+        sec.fail(key, fmt::format("field {} is {} {}, which is swept too; sweep the section or fields inside it, not "
+                                  "both",
+                                  path, path_within(other, path) ? "inside" : "a section holding", other));
   };
   if (s.has("grid")) {
     YamlSection g = s.section("grid");

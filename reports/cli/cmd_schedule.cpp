@@ -126,7 +126,7 @@ void print_chart(const sched::Schedule& s, const sched::Timeline& t, const Sched
     std::string row;
     TimeNs now = 0;
     for (const auto& op : t.ranks[r].ops) {
-      if (!op.in.is_compute()) continue;
+      if (!op.in.is_compute() || op.end == op.start) continue;  // a zero-length pass (--w 0) takes no cell
       if (op.start > now) row += std::string(size_t((op.start - now) / unit * cw), '.');
       const size_t span = size_t((op.end - op.start) / unit * cw);
       std::string text = label(op.in, chunk);

@@ -4,8 +4,12 @@
 #include "tests/cli_run.hpp"
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,6 +67,48 @@ TEST(CommandLine, EmptyOutputPathsAndIgnoredOptionsAreRefused) {
     EXPECT_NE(r.rc, 0) << args;
     EXPECT_NE(r.out.find(says), std::string::npos) << args << "\n" << r.out;
   }
+}
+
+// A custom schedule file places its own stages: with virtual_stages 2, each of 2 ranks holds two of 4 stages. describe
+// reads the placement and the micro-batches in flight from the file, as run does (it took one stage per rank and
+// 1F1B's table before).
+TEST(Describe, CustomScheduleStagesAndInFlightAreTheFilesAsRunHasThem) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("clustersim-describe-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream((dir / "vs2.yaml").string()) << R"(micro_batches: 2
+virtual_stages: 2
+ranks:
+  - [{F: 0}, {F: 1}, {F: 0, chunk: 1}, {F: 1, chunk: 1}, {B: 0, chunk: 1}, {B: 1, chunk: 1}, {B: 0}, {B: 1}]
+  - [{F: 0}, {F: 1}, {F: 0, chunk: 1}, {F: 1, chunk: 1}, {B: 0, chunk: 1}, {B: 1, chunk: 1}, {B: 0}, {B: 1}]
+)";
+  std::ofstream((dir / "scenario.yaml").string()) << R"(name: custom-vs2
+model: deepseek-v3
+cluster: {preset: h800-2048, nodes: 1}
+layout: {pipeline_parallel: 2, expert_parallel: 2, data_parallel: 4, micro_batch: 1, global_batch: 8}
+schedule: {kind: custom, file: vs2.yaml}
+routing: {max_nodes: 1}
+training:
+  seq_len: 4096
+  phases: [{name: step, steps: 1}]
+price_per_gpu_hour: 2.0
+)";
+  const std::string scenario = (dir / "scenario.yaml").string();
+  const Result d = run("describe --json " + scenario), r = run("run --json " + scenario);
+  fs::remove_all(dir);
+  ASSERT_EQ(d.rc, 0) << d.out;
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto dj = nlohmann::json::parse(d.out), rj = nlohmann::json::parse(r.out);
+  EXPECT_EQ(dj["stages"].size(), 4u);
+  ASSERT_EQ(dj["memory"].size(), 2u);
+  for (size_t rank = 0; rank < 2; ++rank) {
+    EXPECT_EQ(dj["memory"][rank]["stages"], rj["memory"][rank]["stages"]) << rank;
+    EXPECT_EQ(dj["memory"][rank]["microbatches_in_flight"], rj["memory"][rank]["microbatches_in_flight"]) << rank;
+    EXPECT_NEAR(dj["memory"][rank]["total_bytes"].get<double>() / (1 << 30),
+                rj["memory"][rank]["total_gib"].get<double>(), 1e-6)
+        << rank;
+  }
+  EXPECT_EQ(dj["memory"][0]["stages"], nlohmann::json::array({0, 2}));
 }
 
 TEST(Describe, MissingFileIsAnError) {

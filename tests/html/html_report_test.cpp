@@ -123,7 +123,8 @@ std::string chromium_command(const std::string& chromium, const fs::path& profil
 }
 
 // Opens the page, checks every expected plot rendered and no error was reported, saves a screenshot.
-void check_in_browser(const nlohmann::json& report, const std::string& name, const std::vector<std::string>& plots) {
+void check_in_browser(const nlohmann::json& report, const std::string& name, const std::vector<std::string>& plots,
+                      std::string* dom_out = nullptr) {
   const std::string chromium = find_chromium();
   if (chromium.empty()) {
     std::fprintf(stderr, "chromium not found: skipped\n");
@@ -140,6 +141,7 @@ void check_in_browser(const nlohmann::json& report, const std::string& name, con
                                             chromium_command(chromium, profile), page.string(), log.string()),
                                 &rc);
   ASSERT_EQ(rc, 0) << read_text(log);
+  if (dom_out) *dom_out = dom;
   EXPECT_NE(dom.find("data-render-state=\"done\""), std::string::npos) << dom.substr(0, 2000);
   EXPECT_NE(dom.find(fmt::format("data-plots=\"{}\"", plots.size())), std::string::npos);
   EXPECT_EQ(dom.find("data-errors="), std::string::npos) << "errors on the page:\n"
@@ -178,6 +180,25 @@ TEST(HtmlReportInBrowser, DeepSeekV3RunReportRendersEveryPlot) {
   ASSERT_GE(report["links"].size(), 3u);
   ASSERT_EQ(report["memory"].size(), 16u * 5);
   check_in_browser(report, "deepseek-v3-run", {"breakdown", "timeline", "memory", "links"});
+}
+
+// A run's memory is per pipeline rank, and a DualPipe rank holds two stages (rank 0: stages 0 and 3 of 4): the plot
+// names its bars by rank and lists the stages (it called ranks "pipeline stage" before).
+TEST(HtmlReportInBrowser, RunReportMemoryIsPerPipelineRank) {
+  const cs::RunOutput out = cs::run_scenario(
+      cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/dualpipe-pp4.yaml"), {});
+  const nlohmann::json report = cs::run_report_input(out);
+  ASSERT_EQ(report["memory"].size(), 4u * 5);
+  for (const auto& m : report["memory"]) {
+    EXPECT_FALSE(m.contains("stage")) << m;
+    EXPECT_EQ(m["stages"], out.json["memory"][m["rank"].get<size_t>()]["stages"]) << m;
+  }
+  EXPECT_EQ(report["memory"][0]["stages"], nlohmann::json::array({0, 3}));
+  std::string dom;
+  check_in_browser(report, "dualpipe-pp4-run", {"breakdown", "timeline", "memory", "links"}, &dom);
+  EXPECT_NE(dom.find("Memory per pipeline rank"), std::string::npos);
+  EXPECT_NE(dom.find(">pipeline rank</text>"), std::string::npos);
+  EXPECT_EQ(dom.find(">pipeline stage</text>"), std::string::npos);
 }
 
 TEST(HtmlReportInBrowser, SweepReportRendersTheParetoPlot) {

@@ -65,6 +65,19 @@ TEST(ScheduleCli, DurationsTooFineForAChart) {
   }
 }
 
+// --w 0 (a weight gradient that takes no time) leaves W instructions of zero length: they take no cell, and the
+// chart of a split-backward schedule prints (it ended in "error: basic_string::_M_create" before).
+TEST(ScheduleCli, ZeroLengthWeightGradientsTakeNoCell) {
+  for (const char* kind : {"zb1p", "dualpipe", "dualpipev"}) {
+    const CliRun r = run(std::string("--kind ") + kind + " --pp 2 --microbatches 4 --w 0");
+    ASSERT_EQ(r.rc, 0) << kind << "\n" << r.out;
+    EXPECT_THAT(r.out, Not(HasSubstr("error"))) << kind;
+    EXPECT_THAT(r.out, HasSubstr("rank   1 ")) << kind;
+    EXPECT_THAT(r.out, Not(HasSubstr("|W"))) << kind << "\n" << r.out;
+    EXPECT_THAT(r.out, HasSubstr("makespan")) << kind;
+  }
+}
+
 TEST(ScheduleCli, ScenarioGivesKindAndSizes) {
   const CliRun r = run(kExamples + "dualpipe-pp4.yaml");
   ASSERT_EQ(r.rc, 0) << r.out;
