@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sys/wait.h>
+#include <tuple>
 
 #include "calibration/shapes.hpp"
 #include "models/ops.hpp"
@@ -104,6 +106,49 @@ TEST_F(CalibrateCli, RunWithoutHarnessSaysWhy) {
                     (dir_ / "p.json").string() + " --harness " + (dir_ / "nope").string());
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("not found"), std::string::npos) << r.out;
+}
+
+// A run that measures nothing leaves an existing profile (e.g. a baseline) as it was; only a profile the harness
+// wrote and that loads replaces it. The harness here is a script standing in for clustersim-kernels.
+TEST_F(CalibrateCli, RunReplacesTheOutputOnlyWithAProfileThatLoads) {
+  const std::string scenario = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml";
+  const std::string out = (dir_ / "baseline.json").string();
+  const std::string before = with({cs::test::timed("rmsnorm", 1000, 990, 1010)}).dump(1);
+  const auto good = write("good.json", with({cs::test::timed("rope", 500, 495, 505)}));
+  auto harness = [&](const std::string& name, const std::string& body) {
+    const auto path = (dir_ / name).string();
+    // Arguments: --shapes S --output P --base B --name N --repetitions R.
+    std::ofstream(path) << "#!/bin/sh\nout=$4\n" << body << "\n";
+    fs::permissions(path, fs::perms::owner_all);
+    return path;
+  };
+  auto content = [&] {
+    std::ifstream in(out);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (const auto& [body, rc, says] : std::vector<std::tuple<std::string, int, std::string>>{
+           {"exit 77", 77, "no CUDA GPU on this machine; nothing measured, " + out + " left as it was"},
+           {"exit 3", 1, "kernel harness failed (exit 3), " + out + " left as it was"},
+           {"kill -9 $$", 1, "(exit 137: killed by signal 9), " + out + " left as it was"},
+           {"exit 0", 1, "exit 0 but no profile written"},
+           {"echo '{\"format\": 1}' > \"$out\"", 2, "format: expected a string"}}) {
+    std::ofstream(out) << before;
+    const Outcome r = run("calibrate run " + scenario + " -o " + out + " --harness " + harness("h.sh", body));
+    EXPECT_EQ(r.rc, rc) << body << "\n" << r.out;
+    EXPECT_NE(r.out.find(says), std::string::npos) << body << "\n" << r.out;
+    EXPECT_EQ(content(), before) << body;
+  }
+  // A profile written with some kernels failed (exit 1) replaces the output, and the command says what is missing.
+  fs::remove(out + ".partial");
+  Outcome r = run("calibrate run " + scenario + " -o " + out + " --harness " +
+                  harness("h.sh", "cp " + good + " \"$out\"; exit 1"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("was written without them"), std::string::npos) << r.out;
+  EXPECT_EQ(cs::load_profile(out).records.at(0).kernel, "rope");
+  r = run("calibrate run " + scenario + " -o " + out + " --harness " + harness("h.sh", "cp " + good + " \"$out\""));
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote " + out), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out + ".partial"));
 }
 
 TEST(ShapeList, DeepSeekV3HasEveryLinearLayerAndTheGroupedExperts) {
