@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sys/wait.h>
 #include <tuple>
@@ -212,6 +213,43 @@ TEST(ShapeList, DuplicateKeyNamesIt) {
   } catch (const cs::ProfileError& e) {
     EXPECT_EQ(e.field(), "sms") << e.what();
     EXPECT_NE(std::string(e.what()).find("duplicate key"), std::string::npos) << e.what();
+  }
+}
+
+// A shape list is edited by hand to time extra shapes: what the harness would not read is refused with the field and
+// what is allowed, not dropped (an entry's own "sms" was silently replaced, a misspelt top-level key ignored).
+TEST(ShapeList, FieldsTheHarnessWouldNotReadAreRefused) {
+  const cs::Scenario s = cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml");
+  const json good = json::parse(cs::shape_list_to_json(
+      cs::build_shape_list(s.model, cs::ops_context(s.layout), s.layout.pp, {132, 112})));
+  ASSERT_NO_THROW(cs::parse_shape_list(good.dump(), "s.json"));
+  auto edited = [&](const std::function<void(json&)>& edit) {
+    json d = good;
+    edit(d);
+    return d.dump();
+  };
+  for (const auto& [edit, field, says] : std::vector<std::tuple<std::function<void(json&)>, std::string, std::string>>{
+           {[](json& d) { d["entries"][0]["sms"] = 66; }, "entries[0].sms",
+            "unknown field; allowed here: kernel, role, shape, ops (an entry is timed at every SM count"},
+           {[](json& d) { d["entries"][2]["median_ns"] = 5; }, "entries[2].median_ns", "unknown field"},
+           {[](json& d) { d["smss"] = {66}; }, "smss", "unknown field; allowed here: format, model, sms, routing, entries"},
+           {[](json& d) { d["routing"]["top-k"] = 8; }, "routing.top-k", "unknown field"},
+           {[](json& d) { d["sms"] = {132, 112, 132}; }, "sms[2]", "132 is given twice (first at sms[0])"},
+           {[](json& d) { d["model"] = 5; }, "model", "expected a string, got number"},
+           {[](json& d) { d["format"] = 1; }, "format", "expected \"clustersim-shapes/1\", got 1"},
+           {[](json& d) { d["entries"][1]["ops"] = {"a", 7}; }, "entries[1].ops[1]", "expected a string (an op name)"},
+           {[](json& d) { d["entries"][3]["shape"]["m"] = 0; }, "entries[3].shape.m", "0 is outside the allowed range"},
+           {[](json& d) { d["entries"].push_back(d["entries"][4]); }, "entries[" + std::to_string(good["entries"].size()) + "]",
+            "duplicates entries[4] ("}}) {
+    try {
+      cs::parse_shape_list(edited(edit), "dir: odd/s.json");
+      ADD_FAILURE() << field << " was accepted";
+    } catch (const cs::ProfileError& e) {
+      EXPECT_EQ(e.field(), field) << e.what();
+      EXPECT_NE(std::string(e.what()).find("dir: odd/s.json: " + field + ": " + says), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << field << ": not a ProfileError: " << e.what();
+    }
   }
 }
 
