@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sys/wait.h>
 
@@ -147,8 +148,11 @@ void add_check(CLI::App& cal) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("profile", o->profile, "profile name or JSON file (default: the scenario's calibration_profile)");
-  cmd->add_option("--scenario", o->scenario, "scenario YAML whose ops to time");
-  cmd->add_option("--block", o->block, "with --scenario: list every op of this block with its duration and source");
+  auto* scenario = cmd->add_option("--scenario", o->scenario, "scenario YAML whose ops to time");
+  // Without a scenario there are no blocks to list: refused rather than ignored.
+  cmd->add_option("--block", o->block, "with --scenario: list every op of this block with its duration and source")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()))
+      ->needs(scenario);
   cmd->callback([o] {
     if (o->profile.empty() && o->scenario.empty()) throw CLI::ValidationError("give a profile, a --scenario, or both");
     std::optional<Scenario> s;
@@ -186,6 +190,7 @@ void add_check(CLI::App& cal) {
                                              s->model.layers + s->model.mtp_depth - 1));
     const LayerOps b = block_ops(s->model, o->block, context_of(*s));
     fmt::print("block {}:\n", o->block);
+    fmt::print("  {:<44} {:<26} {:>10}  {}\n", "op", "kernel", "time (µs)", "source  [kernel shape @SMs]");
     for (const auto* pass : {&b.forward, &b.backward_input, &b.backward_weight})
       for (const auto& op : *pass) {
         const KernelKey key = kernel_key(op);

@@ -102,6 +102,23 @@ TEST_F(CalibrateCli, CheckCountsTheScenarioOps) {
   EXPECT_NE(r.out.find("ops from records"), std::string::npos) << r.out;
 }
 
+// --block lists one block's ops with their durations, labelled in µs; without a scenario there is no block to list,
+// and the option is refused rather than ignored.
+TEST_F(CalibrateCli, CheckBlockNeedsAScenarioAndSaysItsUnit) {
+  const std::string scenario = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml";
+  Outcome r = run("calibrate check --scenario " + scenario + " --block 3");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("time (µs)"), std::string::npos) << r.out;
+  // 2·4096·2112·7168 FLOPs at DeepGEMM's 1127 TFLOPS on 132 SMs, scaled to the 112 SMs left to compute: 129.7 µs.
+  EXPECT_NE(r.out.find("129.7  record"), std::string::npos) << r.out;
+  r = run("calibrate check h800-published --block 3");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("--block requires --scenario"), std::string::npos) << r.out;
+  r = run("calibrate check --scenario " + scenario + " --block -1");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("--block: Value -1 not in range"), std::string::npos) << r.out;
+}
+
 TEST_F(CalibrateCli, RunWithoutHarnessSaysWhy) {
   const Outcome r = run("calibrate run " + std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml -o " +
                     (dir_ / "p.json").string() + " --harness " + (dir_ / "nope").string());
