@@ -91,8 +91,10 @@ std::string format_compare(const CompareResult& r, double threshold) {
                      both ? fmt::format("{:+.1f}%", 100 * row.change) : "-",
                      both ? fmt::format("±{:.1f}%", 100 * row.noise) : "-", to_string(row.verdict));
   }
+  // Compared: records both profiles hold (a missing or new record has nothing to be compared with).
   s += fmt::format("threshold {:.1f}% beyond noise: {} slower, {} faster, {} noisy, {} missing, {} new, {} compared\n",
-                   100 * threshold, r.slower, r.faster, r.noisy, r.missing, r.added, r.rows.size());
+                   100 * threshold, r.slower, r.faster, r.noisy, r.missing, r.added,
+                   r.rows.size() - size_t(r.missing) - size_t(r.added));
   return s;
 }
 

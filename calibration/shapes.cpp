@@ -86,22 +86,37 @@ std::string shape_list_to_json(const ShapeList& s) {
 }
 
 ShapeList parse_shape_list(const std::string& text, const std::string& file) {
-  // Entries have the shape of profile records without timings: validate them with the profile reader by wrapping
-  // each into a record, so both files obey one set of rules.
+  // The list is edited by hand (to time extra shapes), so a field the harness would not read is an error rather than
+  // dropped: an entry's own "sms" or a misspelt key would otherwise be ignored without a word.
   json doc = parse_json_text(text, file);
-  if (!doc.is_object()) throw ProfileError(file, "", "expected an object");
-  if (doc.value("format", "") != "clustersim-shapes/1")
-    throw ProfileError(file, "format", "expected \"clustersim-shapes/1\"");
+  auto only = [&](const json& obj, const std::string& path, const std::vector<std::string>& allowed,
+                  const std::string& why) {
+    if (!obj.is_object())
+      throw ProfileError(file, path, fmt::format("expected an object, got {}", obj.type_name()));
+    for (const auto& [key, value] : obj.items())
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        throw ProfileError(file, path.empty() ? key : path + "." + key,
+                           fmt::format("unknown field; allowed here: {}{}", fmt::join(allowed, ", "), why));
+  };
+  only(doc, "", {"format", "model", "sms", "routing", "entries"}, "");
+  if (!doc.contains("format") || doc["format"] != "clustersim-shapes/1")
+    throw ProfileError(file, "format",
+                       fmt::format("expected \"clustersim-shapes/1\", got {}",
+                                   doc.contains("format") ? doc["format"].dump() : std::string("nothing")));
   if (!doc.contains("entries") || !doc["entries"].is_array()) throw ProfileError(file, "entries", "expected an array");
   if (!doc.contains("sms") || !doc["sms"].is_array() || doc["sms"].empty())
     throw ProfileError(file, "sms", "expected a non-empty array of SM counts");
   ShapeList out;
-  out.model = doc.value("model", "");
+  if (doc.contains("model")) {
+    if (!doc["model"].is_string())
+      throw ProfileError(file, "model", fmt::format("expected a string, got {}", doc["model"].type_name()));
+    out.model = doc["model"].get<std::string>();
+  }
   if (doc.contains("routing")) {
     const json& r = doc["routing"];
+    only(r, "routing", {"top_k", "expert_groups", "topk_groups"}, "");
     for (const char* key : {"top_k", "expert_groups", "topk_groups"})
-      if (!r.is_object() || !r.contains(key) || !r[key].is_number_integer() || r[key].get<int>() < 0 ||
-          r[key].get<int>() > 1024)
+      if (!r.contains(key) || !r[key].is_number_integer() || r[key].get<int64_t>() < 0 || r[key].get<int64_t>() > 1024)
         throw ProfileError(file, std::string("routing.") + key, "expected an integer in [0, 1024]");
     out.top_k = r["top_k"].get<int>();
     out.expert_groups = r["expert_groups"].get<int>();
@@ -109,45 +124,69 @@ ShapeList parse_shape_list(const std::string& text, const std::string& file) {
   }
   for (size_t i = 0; i < doc["sms"].size(); ++i) {
     const json& v = doc["sms"][i];
-    if (!v.is_number_integer() || v.get<int>() < 1 || v.get<int>() > 4096)
-      throw ProfileError(file, fmt::format("sms[{}]", i), "expected an SM count in [1, 4096]");
-    out.sms.push_back(v.get<int>());
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 4096)
+      throw ProfileError(file, fmt::format("sms[{}]", i), fmt::format("expected an SM count in [1, 4096], got {}", v.dump()));
+    const int sms = v.get<int>();
+    // Each entry is timed once per SM count: a count given twice would time every kernel twice and write a profile
+    // with duplicate records, which does not load.
+    if (const auto at = std::find(out.sms.begin(), out.sms.end(), sms); at != out.sms.end())
+      throw ProfileError(file, fmt::format("sms[{}]", i),
+                         fmt::format("{} is given twice (first at sms[{}]); each SM count may appear once", sms,
+                                     at - out.sms.begin()));
+    out.sms.push_back(sms);
   }
-  json wrapped = {{"format", "clustersim-profile/1"},
-                  {"name", "shapes"},
-                  {"method", "measured"},
-                  {"device", {{"name", "-"}, {"sms", 4096}}},
-                  {"memory_saturation_sms", {{"value", 1}, {"source", "-"}}},
-                  {"efficiencies", json::array({{{"op", "default"}, {"bound", "compute"}, {"value", 1}, {"source", "-"}},
-                                                {{"op", "default"}, {"bound", "memory"}, {"value", 1}, {"source", "-"}}})},
-                  {"records", json::array()}};
-  std::vector<std::vector<std::string>> ops;
+  // Entries have the shape of profile records without timings: validate each with the profile reader by wrapping it
+  // into a one-record profile, so both files obey one set of rules.
+  const json wrapper = {
+      {"format", "clustersim-profile/1"},
+      {"name", "shapes"},
+      {"method", "measured"},
+      {"device", {{"name", "-"}, {"sms", 4096}}},
+      {"memory_saturation_sms", {{"value", 1}, {"source", "-"}}},
+      {"efficiencies", json::array({{{"op", "default"}, {"bound", "compute"}, {"value", 1}, {"source", "-"}},
+                                    {{"op", "default"}, {"bound", "memory"}, {"value", 1}, {"source", "-"}}})}};
   for (size_t i = 0; i < doc["entries"].size(); ++i) {
+    const std::string at = fmt::format("entries[{}]", i);
     json e = doc["entries"][i];
-    if (!e.is_object()) throw ProfileError(file, fmt::format("entries[{}]", i), "expected an object");
+    only(e, at, {"kernel", "role", "shape", "ops"},
+         " (an entry is timed at every SM count of the list's top-level sms)");
     std::vector<std::string> names;
     if (e.contains("ops")) {
-      if (!e["ops"].is_array()) throw ProfileError(file, fmt::format("entries[{}].ops", i), "expected an array");
-      for (const auto& n : e["ops"]) names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+      if (!e["ops"].is_array()) throw ProfileError(file, at + ".ops", "expected an array of op names");
+      for (size_t k = 0; k < e["ops"].size(); ++k) {
+        if (!e["ops"][k].is_string())
+          throw ProfileError(file, fmt::format("{}.ops[{}]", at, k),
+                             fmt::format("expected a string (an op name), got {}", e["ops"][k].dump()));
+        names.push_back(e["ops"][k].get<std::string>());
+      }
       e.erase("ops");
     }
-    ops.push_back(names);
     e["sms"] = 1;
     e["median_ns"] = 1;
     e["source"] = "-";
-    wrapped["records"].push_back(e);
+    json one = wrapper;
+    one["records"] = json::array({e});
+    KernelRecord r;
+    try {
+      r = parse_profile(one.dump(), file).records.at(0);
+    } catch (const ProfileError& err) {
+      // records[0].… is this entry; the message after "file: field: " stays as it is.
+      const std::string& field = err.field();
+      const std::string what = err.what();
+      const size_t prefix = file.size() + 2 + (field.empty() ? std::string("(document)") : field).size() + 2;
+      throw ProfileError(file, field.rfind("records[0]", 0) == 0 ? at + field.substr(10) : at, what.substr(prefix));
+    }
+    for (size_t j = 0; j < out.entries.size(); ++j) {
+      const ShapeEntry& q = out.entries[j];
+      if (q.kernel == r.kernel && q.role == r.role && q.shape == r.shape) {
+        const std::string label = record_label(r);  // without the placeholder "@1sm"
+        throw ProfileError(file, at,
+                           fmt::format("duplicates entries[{}] ({}): one entry per (kernel, role, shape)", j,
+                                       label.substr(0, label.rfind(" @"))));
+      }
+    }
+    out.entries.push_back(ShapeEntry{r.kernel, r.role, r.shape, names});
   }
-  Profile p;
-  try {
-    p = parse_profile(wrapped.dump(), file);
-  } catch (const ProfileError& err) {
-    std::string field = err.field();
-    if (field.rfind("records", 0) == 0) field = "entries" + field.substr(7);
-    const std::string what = err.what();
-    throw ProfileError(file, field, what.substr(what.find(": ", what.find(": ") + 1) + 2));
-  }
-  for (size_t i = 0; i < p.records.size(); ++i)
-    out.entries.push_back(ShapeEntry{p.records[i].kernel, p.records[i].role, p.records[i].shape, ops[i]});
   return out;
 }
 

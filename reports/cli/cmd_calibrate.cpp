@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sys/wait.h>
 
@@ -98,22 +99,43 @@ void add_calibrate_run(CLI::App& cal) {
       f << shape_list_to_json(shapes_of(s));
     }
     const std::string name = o->name.empty() ? fs::path(o->out).stem().string() : o->name;
+    // The harness writes next to the output and the output is replaced only by a profile this run wrote and that
+    // loads: a run that measures nothing (no GPU, a crash) must not destroy an existing profile, such as a baseline.
+    const std::string partial = o->out + ".partial";
+    fs::remove(partial);  // so that a profile found afterwards is this run's
     const std::string cmdline =
         fmt::format("{} --shapes {} --output {} --base {} --name {} --repetitions {}", quote(harness), quote(shapes),
-                    quote(o->out), quote(base), quote(name), o->repetitions);
-    fs::remove(o->out);  // so that a profile found afterwards is this run's
+                    quote(partial), quote(base), quote(name), o->repetitions);
     const int status = std::system(cmdline.c_str());
-    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-    if (rc == 77) {
-      fmt::print(stderr, "calibrate run: no CUDA GPU on this machine; nothing measured\n");
-      throw CLI::RuntimeError(77);
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const bool written = (rc == 0 || rc == 1) && fs::exists(partial);
+    if (!written) {
+      fs::remove(partial);
+      if (rc == 77) {
+        fmt::print(stderr, "calibrate run: no CUDA GPU on this machine; nothing measured, {} left as it was\n", o->out);
+        throw CLI::RuntimeError(77);
+      }
+      // The shell reports a harness killed by signal N as exit 128 + N.
+      const std::string why = rc < 0     ? std::string("killed by a signal")
+                              : rc == 0  ? std::string("exit 0 but no profile written")
+                              : rc > 128 ? fmt::format("exit {}: killed by signal {}", rc, rc - 128)
+                                         : fmt::format("exit {}", rc);
+      throw std::runtime_error(fmt::format("kernel harness failed ({}), {} left as it was: {}", why, o->out, cmdline));
     }
-    if (rc == 1 && std::filesystem::exists(o->out)) {
+    try {
+      load_profile(partial);
+    } catch (const ProfileError& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      fmt::print(stderr, "calibrate run: the harness wrote a profile that does not load; kept as {}, {} left as it "
+                         "was\n", partial, o->out);
+      throw CLI::RuntimeError(2);
+    }
+    fs::rename(partial, o->out);
+    if (rc == 1) {
       fmt::print(stderr, "calibrate run: some kernels failed or disagreed with their CPU reference (listed above); {} "
                          "was written without them\n", o->out);
       throw CLI::RuntimeError(1);
     }
-    if (rc != 0) throw std::runtime_error(fmt::format("kernel harness failed (exit {}): {}", rc, cmdline));
     fmt::print("wrote {} (shapes: {})\n", o->out, shapes);
   });
 }
@@ -126,8 +148,11 @@ void add_check(CLI::App& cal) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("profile", o->profile, "profile name or JSON file (default: the scenario's calibration_profile)");
-  cmd->add_option("--scenario", o->scenario, "scenario YAML whose ops to time");
-  cmd->add_option("--block", o->block, "with --scenario: list every op of this block with its duration and source");
+  auto* scenario = cmd->add_option("--scenario", o->scenario, "scenario YAML whose ops to time");
+  // Without a scenario there are no blocks to list: refused rather than ignored.
+  cmd->add_option("--block", o->block, "with --scenario: list every op of this block with its duration and source")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()))
+      ->needs(scenario);
   cmd->callback([o] {
     if (o->profile.empty() && o->scenario.empty()) throw CLI::ValidationError("give a profile, a --scenario, or both");
     std::optional<Scenario> s;
@@ -165,6 +190,7 @@ void add_check(CLI::App& cal) {
                                              s->model.layers + s->model.mtp_depth - 1));
     const LayerOps b = block_ops(s->model, o->block, context_of(*s));
     fmt::print("block {}:\n", o->block);
+    fmt::print("  {:<44} {:<26} {:>10}  {}\n", "op", "kernel", "time (µs)", "source  [kernel shape @SMs]");
     for (const auto* pass : {&b.forward, &b.backward_input, &b.backward_weight})
       for (const auto& op : *pass) {
         const KernelKey key = kernel_key(op);

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <sys/wait.h>
+#include <tuple>
 
 #include "calibration/shapes.hpp"
 #include "models/ops.hpp"
@@ -99,11 +102,71 @@ TEST_F(CalibrateCli, CheckCountsTheScenarioOps) {
   EXPECT_NE(r.out.find("ops from records"), std::string::npos) << r.out;
 }
 
+// --block lists one block's ops with their durations, labelled in µs; without a scenario there is no block to list,
+// and the option is refused rather than ignored.
+TEST_F(CalibrateCli, CheckBlockNeedsAScenarioAndSaysItsUnit) {
+  const std::string scenario = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml";
+  Outcome r = run("calibrate check --scenario " + scenario + " --block 3");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("time (µs)"), std::string::npos) << r.out;
+  // 2·4096·2112·7168 FLOPs at DeepGEMM's 1127 TFLOPS on 132 SMs, scaled to the 112 SMs left to compute: 129.7 µs.
+  EXPECT_NE(r.out.find("129.7  record"), std::string::npos) << r.out;
+  r = run("calibrate check h800-published --block 3");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("--block requires --scenario"), std::string::npos) << r.out;
+  r = run("calibrate check --scenario " + scenario + " --block -1");
+  EXPECT_NE(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("--block: Value -1 not in range"), std::string::npos) << r.out;
+}
+
 TEST_F(CalibrateCli, RunWithoutHarnessSaysWhy) {
   const Outcome r = run("calibrate run " + std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml -o " +
                     (dir_ / "p.json").string() + " --harness " + (dir_ / "nope").string());
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("not found"), std::string::npos) << r.out;
+}
+
+// A run that measures nothing leaves an existing profile (e.g. a baseline) as it was; only a profile the harness
+// wrote and that loads replaces it. The harness here is a script standing in for clustersim-kernels.
+TEST_F(CalibrateCli, RunReplacesTheOutputOnlyWithAProfileThatLoads) {
+  const std::string scenario = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml";
+  const std::string out = (dir_ / "baseline.json").string();
+  const std::string before = with({cs::test::timed("rmsnorm", 1000, 990, 1010)}).dump(1);
+  const auto good = write("good.json", with({cs::test::timed("rope", 500, 495, 505)}));
+  auto harness = [&](const std::string& name, const std::string& body) {
+    const auto path = (dir_ / name).string();
+    // Arguments: --shapes S --output P --base B --name N --repetitions R.
+    std::ofstream(path) << "#!/bin/sh\nout=$4\n" << body << "\n";
+    fs::permissions(path, fs::perms::owner_all);
+    return path;
+  };
+  auto content = [&] {
+    std::ifstream in(out);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (const auto& [body, rc, says] : std::vector<std::tuple<std::string, int, std::string>>{
+           {"exit 77", 77, "no CUDA GPU on this machine; nothing measured, " + out + " left as it was"},
+           {"exit 3", 1, "kernel harness failed (exit 3), " + out + " left as it was"},
+           {"kill -9 $$", 1, "(exit 137: killed by signal 9), " + out + " left as it was"},
+           {"exit 0", 1, "exit 0 but no profile written"},
+           {"echo '{\"format\": 1}' > \"$out\"", 2, "format: expected a string"}}) {
+    std::ofstream(out) << before;
+    const Outcome r = run("calibrate run " + scenario + " -o " + out + " --harness " + harness("h.sh", body));
+    EXPECT_EQ(r.rc, rc) << body << "\n" << r.out;
+    EXPECT_NE(r.out.find(says), std::string::npos) << body << "\n" << r.out;
+    EXPECT_EQ(content(), before) << body;
+  }
+  // A profile written with some kernels failed (exit 1) replaces the output, and the command says what is missing.
+  fs::remove(out + ".partial");
+  Outcome r = run("calibrate run " + scenario + " -o " + out + " --harness " +
+                  harness("h.sh", "cp " + good + " \"$out\"; exit 1"));
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("was written without them"), std::string::npos) << r.out;
+  EXPECT_EQ(cs::load_profile(out).records.at(0).kernel, "rope");
+  r = run("calibrate run " + scenario + " -o " + out + " --harness " + harness("h.sh", "cp " + good + " \"$out\""));
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote " + out), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out + ".partial"));
 }
 
 TEST(ShapeList, DeepSeekV3HasEveryLinearLayerAndTheGroupedExperts) {
@@ -167,6 +230,43 @@ TEST(ShapeList, DuplicateKeyNamesIt) {
   } catch (const cs::ProfileError& e) {
     EXPECT_EQ(e.field(), "sms") << e.what();
     EXPECT_NE(std::string(e.what()).find("duplicate key"), std::string::npos) << e.what();
+  }
+}
+
+// A shape list is edited by hand to time extra shapes: what the harness would not read is refused with the field and
+// what is allowed, not dropped (an entry's own "sms" was silently replaced, a misspelt top-level key ignored).
+TEST(ShapeList, FieldsTheHarnessWouldNotReadAreRefused) {
+  const cs::Scenario s = cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml");
+  const json good = json::parse(cs::shape_list_to_json(
+      cs::build_shape_list(s.model, cs::ops_context(s.layout), s.layout.pp, {132, 112})));
+  ASSERT_NO_THROW(cs::parse_shape_list(good.dump(), "s.json"));
+  auto edited = [&](const std::function<void(json&)>& edit) {
+    json d = good;
+    edit(d);
+    return d.dump();
+  };
+  for (const auto& [edit, field, says] : std::vector<std::tuple<std::function<void(json&)>, std::string, std::string>>{
+           {[](json& d) { d["entries"][0]["sms"] = 66; }, "entries[0].sms",
+            "unknown field; allowed here: kernel, role, shape, ops (an entry is timed at every SM count"},
+           {[](json& d) { d["entries"][2]["median_ns"] = 5; }, "entries[2].median_ns", "unknown field"},
+           {[](json& d) { d["smss"] = {66}; }, "smss", "unknown field; allowed here: format, model, sms, routing, entries"},
+           {[](json& d) { d["routing"]["top-k"] = 8; }, "routing.top-k", "unknown field"},
+           {[](json& d) { d["sms"] = {132, 112, 132}; }, "sms[2]", "132 is given twice (first at sms[0])"},
+           {[](json& d) { d["model"] = 5; }, "model", "expected a string, got number"},
+           {[](json& d) { d["format"] = 1; }, "format", "expected \"clustersim-shapes/1\", got 1"},
+           {[](json& d) { d["entries"][1]["ops"] = {"a", 7}; }, "entries[1].ops[1]", "expected a string (an op name)"},
+           {[](json& d) { d["entries"][3]["shape"]["m"] = 0; }, "entries[3].shape.m", "0 is outside the allowed range"},
+           {[](json& d) { d["entries"].push_back(d["entries"][4]); }, "entries[" + std::to_string(good["entries"].size()) + "]",
+            "duplicates entries[4] ("}}) {
+    try {
+      cs::parse_shape_list(edited(edit), "dir: odd/s.json");
+      ADD_FAILURE() << field << " was accepted";
+    } catch (const cs::ProfileError& e) {
+      EXPECT_EQ(e.field(), field) << e.what();
+      EXPECT_NE(std::string(e.what()).find("dir: odd/s.json: " + field + ": " + says), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << field << ": not a ProfileError: " << e.what();
+    }
   }
 }
 
