@@ -146,9 +146,9 @@ TEST_F(CalibrateCli, RunReplacesTheOutputOnlyWithAProfileThatLoads) {
   };
   for (const auto& [body, rc, says] : std::vector<std::tuple<std::string, int, std::string>>{
            {"exit 77", 77, "no CUDA GPU on this machine; nothing measured, " + out + " left as it was"},
-           {"exit 3", 1, "kernel harness failed (exit 3), " + out + " left as it was"},
-           {"kill -9 $$", 1, "(exit 137: killed by signal 9), " + out + " left as it was"},
-           {"exit 0", 1, "exit 0 but no profile written"},
+           {"exit 3", 2, "kernel harness failed (exit 3), " + out + " left as it was"},
+           {"kill -9 $$", 2, "(exit 137: killed by signal 9), " + out + " left as it was"},
+           {"exit 0", 2, "exit 0 but no profile written"},
            {"echo '{\"format\": 1}' > \"$out\"", 2, "format: expected a string"}}) {
     std::ofstream(out) << before;
     const Outcome r = run("calibrate run " + scenario + " -o " + out + " --harness " + harness("h.sh", body));

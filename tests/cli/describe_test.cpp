@@ -111,6 +111,27 @@ price_per_gpu_hour: 2.0
   EXPECT_EQ(dj["memory"][0]["stages"], nlohmann::json::array({0, 2}));
 }
 
+// Exit status, as README says: 0 done, 2 the command could not do what was asked (a usage error, a bad or missing
+// input file, any other error), 1 only for a check that ran and failed (validate, calibrate compare). Usage errors
+// exited with CLI11's own codes (105–109) and runtime errors with 1, the code of a regression.
+TEST(CommandLine, ExitStatusSaysWhetherTheCommandCouldRun) {
+  const std::string ex = std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/dualpipe-pp4.yaml";
+  for (const auto& [args, rc] : std::vector<std::pair<std::string, int>>{
+           {"--help", 0},
+           {"run --help", 0},
+           {"describe " + ex, 0},
+           {"", 2},                                         // no subcommand
+           {"run " + ex + " --no-such-option", 2},          // unknown option
+           {"run", 2},                                      // missing argument
+           {"schedule --kind 1f1b --pp 0", 2},              // out of the allowed range
+           {"describe /nonexistent/scenario.yaml", 2},      // missing file
+           {"describe " + std::string(CLUSTERSIM_SOURCE_DIR) + "/tests/cli/data/bad-layout.yaml", 2},
+           {"run " + ex + " --trace /nonexistent-dir/t.json", 2}}) {  // an output that cannot be written
+    const auto r = cs::testing::run_cli(args);
+    EXPECT_EQ(r.rc, rc) << args << "\n" << r.out;
+  }
+}
+
 TEST(Describe, MissingFileIsAnError) {
   const Result r = run("describe /nonexistent/scenario.yaml");
   EXPECT_NE(r.rc, 0);
