@@ -157,7 +157,9 @@ void check_axis_value(const SweepPlan& plan, const AxisValue& v, const YAML::Nod
   }
 }
 
-SweepAxis read_list_axis(YamlSection& s, const std::string& key, const std::string& path) {
+// A grid axis may not repeat a value (the points would repeat); a zip list may (64, 64 for two cluster sizes), since
+// only a repeated tuple of the whole group repeats a point, which the plan checks once the group is read.
+SweepAxis read_list_axis(YamlSection& s, const std::string& key, const std::string& path, bool distinct) {
   YAML::Node list = s.raw(key);
   if (!list.IsSequence() || list.size() == 0)
     s.fail(key, fmt::format("expected a non-empty list of values for field {}, got {}", path,
@@ -166,7 +168,7 @@ SweepAxis read_list_axis(YamlSection& s, const std::string& key, const std::stri
   axis.paths = {path};
   std::set<std::string> seen;
   for (const YAML::Node& v : list) {
-    if (!seen.insert(canonical_value(v)).second)
+    if (distinct && !seen.insert(canonical_value(v)).second)
       s.fail(key, fmt::format("value {} appears twice in the list for {}", canonical_value(v), path));
     axis.values.push_back(AxisValue{{FieldValue{path, v, yaml_line(v), yaml_column(v)}}});
   }
@@ -279,7 +281,7 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
     for (auto it = g.node().begin(); it != g.node().end(); ++it) {
       const std::string key = it->first.Scalar();
       add_path(g, key, key);
-      plan.axes.push_back(read_list_axis(g, key, key));
+      plan.axes.push_back(read_list_axis(g, key, key, true));
       keys.push_back(it->first);
     }
     g.finish();
@@ -300,7 +302,7 @@ SweepPlan load_sweep(const YAML::Node& root, const std::string& file) {
       for (auto it = z.node().begin(); it != z.node().end(); ++it) {
         const std::string key = it->first.Scalar();
         add_path(z, key, key);
-        SweepAxis one = read_list_axis(z, key, key);
+        SweepAxis one = read_list_axis(z, key, key, false);
         if (axis.paths.empty()) {
           n = one.values.size();
           first = key;

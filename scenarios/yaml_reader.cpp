@@ -13,7 +13,9 @@
 namespace cs {
 
 ScenarioError::ScenarioError(std::string file, int line, int column, std::string field, const std::string& what)
-    : std::runtime_error(fmt::format("{}:{}:{}: {}{}", file, line, column, field.empty() ? "" : field + ": ", what)),
+    // file:line:column: where there is a position; a file that cannot be read at all has none.
+    : std::runtime_error(fmt::format("{}{}: {}{}", file, line > 0 ? fmt::format(":{}:{}", line, column) : "",
+                                     field.empty() ? "" : field + ": ", what)),
       file_(std::move(file)),
       line_(line),
       field_(std::move(field)) {}

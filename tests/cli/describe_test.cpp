@@ -135,7 +135,7 @@ TEST(CommandLine, ExitStatusSaysWhetherTheCommandCouldRun) {
 TEST(Describe, MissingFileIsAnError) {
   const Result r = run("describe /nonexistent/scenario.yaml");
   EXPECT_NE(r.rc, 0);
-  EXPECT_NE(r.out.find("/nonexistent/scenario.yaml"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("error: /nonexistent/scenario.yaml: cannot open the file"), std::string::npos) << r.out;
 }
 
 }  // namespace

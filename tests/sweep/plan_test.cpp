@@ -46,6 +46,23 @@ TEST(SweepPlan, PointsAreNestedLoopsWithTheLastAxisFastest) {
                                         {"cluster.nodes", 256}, {"layout.data_parallel", 128}}));
 }
 
+// A zip list may repeat a value as long as the group's tuples differ (EP64 at two cluster sizes); a repeated tuple is
+// a repeated point and is refused. A grid axis may not repeat a value (see MalformedSweep.duplicate_value).
+TEST(SweepPlan, ZipListsMayRepeatAValueButNotATuple) {
+  const cs::SweepPlan plan = plan_from("zip-repeat", "base: base.yaml\nzip:\n  - cluster.nodes: [64, 128, 256]\n"
+                                                     "    layout.expert_parallel: [32, 64, 64]\n");
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(cs::point_fields_json(cs::sweep_point(plan, 2)),
+            (nlohmann::json{{"cluster.nodes", 256}, {"layout.expert_parallel", 64}}));
+  try {
+    plan_from("zip-tuple", "base: base.yaml\nzip:\n  - cluster.nodes: [128, 128]\n    layout.expert_parallel: [64, 64]\n");
+    FAIL() << "a repeated tuple was accepted";
+  } catch (const cs::ScenarioError& e) {
+    EXPECT_EQ(e.line(), 3) << e.what();
+    EXPECT_NE(std::string(e.what()).find("this combination of values appears twice"), std::string::npos) << e.what();
+  }
+}
+
 TEST(SweepPlan, IdsAreUniqueAndFollowTheValuesNotTheAxisOrder) {
   const cs::SweepPlan a = plan_from("ids-a", cs::test::kTestSweep);
   const cs::SweepPlan b = plan_from("ids-b", R"(base: base.yaml
