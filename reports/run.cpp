@@ -385,6 +385,13 @@ nlohmann::json run_figures(const Scenario& s, const std::shared_ptr<TimingCache>
                         "gpu_hours_per_trillion_tokens", "total_gpu_hours", "total_cost_usd", "days"})
     f[k] = j[k];
   f["calibration"] = j["calibration"]["profile"];
+  // `fits` is the first phase's, which the step simulates and a sweep judges feasibility on; later simulated phases
+  // (context extension) are checked too, and said here so a sweep's "ok" is not read as "every phase can run".
+  std::string not_fitting;
+  for (const auto& p : j["phases"])
+    if (!p.value("fits", true)) not_fitting += (not_fitting.empty() ? "" : ", ") + p["name"].get<std::string>();
+  f["all_phases_fit"] = not_fitting.empty();
+  f["phases_not_fitting"] = not_fitting;
   if (!j["fits"].get<bool>()) {
     double peak = 0;
     for (const auto& m : j["memory"]) peak = std::max(peak, m["total_gib"].get<double>());

@@ -2,13 +2,15 @@
 // under mpirun spread over ranks (rank r runs the points i with i % size == r; rank 0 gathers and writes, so the
 // files are the same as a single process writes).
 #include <fmt/format.h>
+
 #include <unistd.h>
 
 #include <cstdlib>
 #include <exception>
-#include <stdexcept>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "reports/cli/commands.hpp"
 #include "reports/html_report.hpp"
@@ -39,6 +41,14 @@ void print_summary(const nlohmann::json& s, const SweepArgs& a) {
     if (p["status"] != "ok")
       fmt::print("  {} {} {}: {}\n", p["status"].get<std::string>(), p["id"].get<std::string>(), p["fields"].dump(),
                  p.value("reason", std::string()));
+  // A point is feasible when its first phase fits; later simulated phases that do not are said once, with how many.
+  std::map<std::string, size_t> later;
+  for (const auto& p : s["points"])
+    if (p["status"] == "ok" && p["result"].is_object() && !p["result"].value("all_phases_fit", true))
+      ++later[p["result"].value("phases_not_fitting", std::string())];
+  for (const auto& [phases, n] : later)
+    fmt::print("note: in {} of the ok points, phase(s) {} do not fit in memory as laid out (their GPU-hours project "
+               "a layout that cannot run; column phases_not_fitting)\n", n, phases);
   if (s["best"].is_null()) {
     fmt::print("no point reports total_gpu_hours and days: no best point or Pareto front\n");
     return;

@@ -418,6 +418,20 @@ TEST(TimingCache, SharedTimingsGiveTheFiguresOfFreshRuns) {
   EXPECT_NE(fresh[0], fresh[2]);  // the points differ
 }
 
+// A sweep judges a point on the first phase's memory (`fits`); the other simulated phases are checked too and named:
+// the default scenario's context-extension phases do not fit as laid out.
+TEST(RunFigures, NameTheSimulatedPhasesThatDoNotFit) {
+  const nlohmann::json f = cs::run_figures(cs::load_scenario(kDefault));
+  EXPECT_TRUE(f["fits"].get<bool>());
+  EXPECT_FALSE(f["all_phases_fit"].get<bool>());
+  EXPECT_EQ(f["phases_not_fitting"], "context-extension-32k, context-extension-128k");
+  EXPECT_FALSE(f.contains("reason"));
+  const nlohmann::json fits =
+      cs::run_figures(cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/simgrid-backend.yaml"));
+  EXPECT_TRUE(fits["all_phases_fit"].get<bool>());
+  EXPECT_EQ(fits["phases_not_fitting"], "");
+}
+
 TEST(RunCommand, TraceHasOneProcessPerGpuAndOrderedTracks) {
   const fs::path dir = fs::temp_directory_path() / "clustersim-step-test-trace";
   fs::remove_all(dir);
