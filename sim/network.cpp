@@ -25,6 +25,19 @@ uint32_t reuse_or_append(std::vector<T>& items, std::vector<uint32_t>& free) {
   return i;
 }
 
+std::invalid_argument negative_size(const FlowRequest& f) {
+  return std::invalid_argument(fmt::format("flow {}→{}: negative size {}", f.src_gpu, f.dst_gpu, f.bytes));
+}
+
+// A spinning thread's hint to the core that it is waiting.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // How many activities ahead a scan over scattered slots prefetches their records.
 constexpr size_t kAhead = 12;
 bool later(TimeNs ta, uint64_t ia, TimeNs tb, uint64_t ib) { return ta != tb ? ta > tb : ia > ib; }
@@ -153,7 +166,7 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
 }
 
 uint32_t Network::start_flow_slot(const FlowRequest& req) {
-  if (req.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", req.src_gpu, req.dst_gpu, req.bytes));
+  if (req.bytes < 0) throw negative_size(req);
   // The activity's record (id, start, callback) is made by start_flow only: a member of a start_flows set has none.
   const uint32_t s = new_slot();
   ++next_id_;
@@ -281,7 +294,7 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
   }
   // A flow of negative size stops the set before any of it starts.
   for (const FlowRequest& f : flows)
-    if (f.bytes < 0) throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", f.src_gpu, f.dst_gpu, f.bytes));
+    if (f.bytes < 0) throw negative_size(f);
   const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
   // Consecutive flows often start sharing at the same time: their batch is looked up once.
@@ -298,12 +311,13 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
   }
 }
 
-// A large set on the solver threads (routes without failures: closed-form, so neither the topology's cache of
-// failure routes nor an activity record is touched off the calling thread): slots are taken in order first, the flows are set up (routes, activities, their
-// links' bytes in per-thread arrays) in chunks by whichever thread is free, then their activations are scheduled in
-// flow order. Every step that decides a result (slot order, activation order, the join) is the single thread's; byte
-// counts are integers, so adding the per-thread sums in any order gives the same doubles.
-// A flow of negative size stops the set before anything of it is counted or scheduled (its slots are given back).
+// A large set on the solver threads (routes without failures are closed-form, so neither the topology's cache of
+// failure routes nor an activity record is touched off the calling thread): slots are taken in order first, the
+// flows are set up (routes, activities, their links' bytes in per-thread arrays) in chunks by whichever thread is
+// free, then their activations are scheduled in flow order. Every step that decides a result (slot order, activation
+// order, the join) is the single thread's; byte counts are integers, so adding the per-thread sums in any order gives
+// the same doubles. A flow of negative size stops the set before anything of it is counted or scheduled (its slots
+// are given back).
 void Network::start_flows_parallel(std::span<const FlowRequest> flows, DoneFn done) {
   const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
@@ -330,8 +344,7 @@ void Network::start_flows_parallel(std::span<const FlowRequest> flows, DoneFn do
     for (uint32_t s : start_slots_) hot_[s].live = false, free_slot(s);
     joins_[j] = Join{};
     free_joins_.push_back(j);
-    const FlowRequest& f = flows[bad];
-    throw std::invalid_argument(fmt::format("flow {}→{}: negative size {}", f.src_gpu, f.dst_gpu, f.bytes));
+    throw negative_size(flows[bad]);
   }
   next_id_ += int64_t(n);
   active_ += n;
@@ -625,7 +638,7 @@ void Network::solver_loop(size_t thread) {
     // waiting a little for the next before sleeping saves the wakeup, which costs more than a set's share of work.
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinUs);
     while (run_gen_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
-      for (int i = 0; i < 64; ++i) __builtin_ia32_pause();
+      for (int i = 0; i < 64; ++i) cpu_relax();
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_cv_.wait(lock, [&] { return stop_ || run_gen_ != seen; });
@@ -1018,11 +1031,11 @@ void Network::scan_groups(size_t) {
         while (last < g.comps.size() && g.comps[last].comp != k) ++last;
         if (last == g.comps.size()) g.comps.push_back(GroupScan::Left{k, 0, 0, 0, h.rate});
       }
-      GroupScan::Left& x_ = g.comps[last];
-      ++x_.left;
-      if (h.rate <= 0 || h.n == kOutOfLine) ++x_.always;
-      else if (h.rate == comp.max_rate) ++x_.at_max;
-      x_.keep = std::min(x_.keep, h.rate);
+      GroupScan::Left& out = g.comps[last];
+      ++out.left;
+      if (h.rate <= 0 || h.n == kOutOfLine) ++out.always;
+      else if (h.rate == comp.max_rate) ++out.at_max;
+      out.keep = std::min(out.keep, h.rate);
     }
     grp.slots.resize(keep);
     g.kept = uint32_t(keep);

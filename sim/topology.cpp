@@ -331,8 +331,8 @@ void Topology::fail_link(LinkId id) {
 }
 
 void Topology::find_shadowed() {
-  // A vertex that is not a GPU (no route starts or ends there) whose surviving links are exactly u→v, v→w, w→v and
-  // v→u with u ≠ w: a simple path entering from u leaves to w and one leaving to w came from u, so u→v and v→w carry
+  // A vertex that is not a GPU (no route starts or ends there) whose links are exactly u→v, v→w, w→v and v→u with
+  // u ≠ w: a simple path entering from u leaves to w and one leaving to w came from u, so u→v and v→w carry
   // the same flows on every route (likewise w→v and v→u). Of each such pair the link of higher (capacity, id) is
   // shadowed; the lowest of a chain of such pairs never is, so every route keeps a link of each chain. Failures only
   // take routes away, so what holds for the built graph holds after them.
