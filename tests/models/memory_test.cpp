@@ -5,6 +5,7 @@
 #include "models/memory.hpp"
 #include "models/params.hpp"
 #include "scenarios/scenario.hpp"
+#include "sim/schedule/timeline.hpp"
 
 namespace {
 
@@ -110,6 +111,21 @@ TEST(Memory, InFlightTable) {
   EXPECT_EQ(cs::rank_stages("dualpipev", 8, 3, 1), (std::vector<int>{3, 12}));
   EXPECT_EQ(cs::rank_stages("interleaved", 4, 1, 3), (std::vector<int>{1, 5, 9}));
   EXPECT_EQ(cs::pipeline_stages("dualpipev", 8, 1), 16);
+}
+
+TEST(Memory, InFlightTableMatchesTheSchedulesPeak) {
+  // describe checks memory with the table; run with the peak its schedule reaches. They must agree for the DualPipe
+  // family, whose table counts stages: DualPipeV cuts the model into 2 × ranks stages, so a rank holds 2 × ranks + 1.
+  EXPECT_EQ(cs::table_activations_in_flight("dualpipev", 4, 0, 1, 8), 9);
+  for (const char* kind : {"dualpipe", "dualpipev"})
+    for (int ranks : {4, 8, 16})
+      for (int n : {2 * ranks, 4 * ranks}) {
+        const auto sch = cs::sched::make_schedule({kind, ranks, n});
+        const auto t = cs::sched::run_timeline(sch, cs::sched::unit_costs(1, 2, 1, 3));
+        for (int r = 0; r < ranks; ++r)
+          EXPECT_EQ(cs::table_activations_in_flight(kind, ranks, r, 1, n), t.ranks[size_t(r)].peak_in_flight)
+              << kind << " ranks " << ranks << " micro-batches " << n << " rank " << r;
+      }
 }
 
 }  // namespace
