@@ -117,6 +117,7 @@ const Case kCases[] = {
   {"phase_batch_not_divisible", "      global_batch: 1920\n", "      global_batch: 1900\n", "training.phases[1].global_batch", "in phase \"context-extension-32k\": global batch 1900 must be a multiple", 0},
   {"phase_override_ep", "layout: {data_parallel: 32, expert_parallel: 32}", "layout: {data_parallel: 32, expert_parallel: 64}", "training.phases[2].layout.expert_parallel", "in phase \"context-extension-128k\"", 0},
   {"phase_given_with_tokens", "      gpu_hours: 5000 ", "      tokens: 5\n      gpu_hours: 5000 ", "training.phases[3].tokens", "a phase given as gpu_hours takes only name, gpu_hours and source", 0},
+  {"phase_given_zero_hours", "      gpu_hours: 5000 ", "      gpu_hours: 0 ", "training.phases[3].gpu_hours", "a phase given as gpu_hours needs a number in (0, 1e12], got 0", 0},
   {"phase_given_without_source", "      source: \"[TR] Table 1: post-training 5K H800 GPU-hours\"\n", "", "training.phases[3].source", "required field is missing", -1},
   {"first_phase_mismatch", "    - name: pre-training\n", "    - name: pre-training\n      global_batch: 7680\n", "training.phases", "the first phase is the scenario's own step", -1},
   {"first_phase_override", "    - name: pre-training\n", "    - name: pre-training\n      nodes: 128\n", "training.phases", "override no layout, schedule or nodes", -1},
