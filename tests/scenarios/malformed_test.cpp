@@ -95,6 +95,7 @@ const Case kCases[] = {
   {"model_override_bad_type", "model: deepseek-v3\n", "model:\n  preset: deepseek-v3\n  top_k: many\n", "model.top_k", "expected an integer", 2},
   {"model_override_topk_too_big", "model: deepseek-v3\n", "model:\n  preset: deepseek-v3\n  top_k: 300\n", "model.top_k", "top_k must be in [1, routed_experts = 256]", 2},
   {"model_override_unknown", "model: deepseek-v3\n", "model:\n  preset: deepseek-v3\n  experts: 300\n", "model.experts", "unknown field; allowed here:", 2},
+  {"model_groups_hold_fewer_than_topk", "model: deepseek-v3\n", "model:\n  preset: deepseek-v3\n  expert_groups: 64\n  topk_groups: 1\n", "model.topk_groups", "so topk_groups × 4 must be ≥ 8 (allowed: topk_groups in [2, expert_groups = 64]); got 1", 3},
   {"model_attention_kind", "model: deepseek-v3\n", "model:\n  preset: deepseek-v3\n  attention: flash\n", "model.attention", "expected one of gqa | mla", 2},
   {"fabric_kind_unknown", "cluster: h800-2048\n", "cluster:\n  preset: h800-2048\n  fabric: {kind: torus}\n", "cluster.fabric.kind", "expected one of multi-plane-fat-tree | multi-rail-fat-tree | fat-tree", 2},
   {"fabric_planes_vs_nics", "cluster: h800-2048\n", "cluster:\n  preset: h800-2048\n  fabric: {planes: 4}\n", "cluster.fabric.planes", "must equal nics_per_node (8), got 4", 2},
