@@ -123,9 +123,11 @@ MemoryBreakdown rank_memory(const ModelConfig& m, const Layout& l, const std::ve
   r.weights_bytes = r.params * kBf16;
   r.grads_bytes = r.params * kFp32;  // FP32 gradient accumulation ([TR] §3.3)
   // ZeRO-1: master weights (FP32) and AdamW moments (BF16, [TR] §3.3.3) sharded over the replicas of each weight:
-  // dense weights over data parallel, experts over the data-parallel ranks holding the same experts (dp / ep).
+  // dense weights over data parallel, experts over the ranks holding the same experts. An expert-parallel group spans
+  // the data_parallel × tensor_parallel ranks of a stage (experts are not split by TP), so each expert has
+  // dp · tp / ep replicas.
   const double dense_shard = std::max(1, l.dp);
-  const double expert_shard = std::max(1, l.dp / ep);
+  const double expert_shard = double(std::max<int64_t>(1, int64_t(l.dp) * std::max(1, l.tp) / ep));
   const double sharded = dense_params / dense_shard + expert_params / expert_shard;
   r.master_bytes = sharded * kFp32;
   r.moments_bytes = sharded * 2 * kBf16;

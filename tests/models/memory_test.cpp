@@ -113,6 +113,26 @@ TEST(Memory, InFlightTable) {
   EXPECT_EQ(cs::pipeline_stages("dualpipev", 8, 1), 16);
 }
 
+TEST(Memory, ExpertOptimizerShardCountsTensorParallelReplicas) {
+  // TP 2 × DP 64 per stage with EP 64: an expert-parallel group spans the 128 ranks of a stage, so there are two
+  // groups, and each expert's optimizer state is sharded over its 128 / 64 = 2 replicas; dense weights (split by TP)
+  // over the 64 data-parallel replicas.
+  V3 v;
+  v.l.dp = 64;
+  v.l.tp = 2;
+  v.c.tp = 2;
+  const auto stages = cs::assign_stages(v.m, 16);
+  cs::MemoryOptions o;
+  o.microbatches_in_flight = 17;
+  const auto r = cs::rank_memory(v.m, v.l, {stages[1], stages[14]}, 1, v.c, o);
+  const double routed_block = 256.0 * 3 * 7168 * 2048;
+  const double dense = 8 * (cs::block_params(v.m, 10) - routed_block) / 2;
+  const double experts = 8 * routed_block / 64;
+  EXPECT_DOUBLE_EQ(r.params, dense + experts);
+  EXPECT_DOUBLE_EQ(r.master_bytes, 4 * (dense / 64 + experts / 2));
+  EXPECT_DOUBLE_EQ(r.moments_bytes, 4 * (dense / 64 + experts / 2));
+}
+
 TEST(Memory, InFlightTableMatchesTheSchedulesPeak) {
   // describe checks memory with the table; run with the peak its schedule reaches. They must agree for the DualPipe
   // family, whose table counts stages: DualPipeV cuts the model into 2 × ranks stages, so a rank holds 2 × ranks + 1.
