@@ -100,13 +100,20 @@ MemoryBreakdown rank_memory(const ModelConfig& m, const Layout& l, const std::ve
   const double routed_per_layer = m.is_moe() ? pc.routed_experts / double(m.layers - m.dense_layers) : 0;
   const int ep = std::max(1, l.ep);
   double dense_params = 0, expert_params = 0, act_per_mb = 0;
+  // The embedding and head tables, once per rank however many of its stages use them. The first stage embeds the
+  // input; MTP modules embed the next tokens with the main model's embedding ([TR] §2.2: shared), so a rank holding
+  // one needs the table too (DualPipe puts both on rank 0; a 1F1B last stage keeps its own copy); the last stage
+  // holds the head, which is the embedding itself when they are tied.
+  bool embedding_table = false, head_table = false;
+  for (const StageBlocks& s : stages) {
+    if (s.embedding || s.first_block + s.blocks > m.layers) embedding_table = true;
+    if (s.head) (m.tie_embeddings ? embedding_table : head_table) = true;
+  }
+  if (embedding_table) dense_params += pc.embedding / l.tp;
+  if (head_table) dense_params += pc.head / l.tp;
   for (const StageBlocks& s : stages) {
     double act_tokens = 0;
-    if (s.embedding) dense_params += pc.embedding / l.tp;
-    if (s.head) {
-      dense_params += (m.tie_embeddings && !s.embedding ? pc.embedding : pc.head) / l.tp;
-      act_tokens += head_activation_bytes_per_token(m, c) * (1 + m.mtp_depth);
-    }
+    if (s.head) act_tokens += head_activation_bytes_per_token(m, c) * (1 + m.mtp_depth);
     for (int b = s.first_block; b < s.first_block + s.blocks; ++b) {
       const double all = block_params(m, b);
       const double routed = m.is_moe_layer(b) ? routed_per_layer : 0;

@@ -113,6 +113,30 @@ TEST(Memory, InFlightTable) {
   EXPECT_EQ(cs::pipeline_stages("dualpipev", 8, 1), 16);
 }
 
+TEST(Memory, EmbeddingTableOncePerRankAndWhereMtpNeedsIt) {
+  V3 v;
+  const auto stages = cs::assign_stages(v.m, 16);
+  const auto p = cs::count_params(v.m);
+  cs::MemoryOptions o;
+  o.microbatches_in_flight = 1;
+  const double routed_block = 256.0 * 3 * 7168 * 2048;
+  double blocks = 0;
+  for (int b : {59, 60, 61}) blocks += cs::block_params(v.m, b) - routed_block + routed_block / 64;
+  // 1F1B's last stage alone: its MTP module embeds the next tokens with the shared embedding, so it holds a copy
+  // beside the output head.
+  const auto last = cs::rank_memory(v.m, v.l, {stages[15]}, 15, v.c, o);
+  EXPECT_DOUBLE_EQ(last.params, blocks + p.embedding + p.head);
+  // Tied embeddings under DualPipe: rank 0 holds the first and the last stage, and the one table once.
+  cs::ModelConfig tied = v.m;
+  tied.tie_embeddings = true;
+  const auto pt = cs::count_params(tied);
+  const auto r0 = cs::rank_memory(tied, v.l, {stages[0], stages[15]}, 0, v.c, o);
+  double dense_blocks = 0;
+  for (int b : {0, 1, 2}) dense_blocks += cs::block_params(tied, b);
+  EXPECT_DOUBLE_EQ(pt.head, 0);
+  EXPECT_DOUBLE_EQ(r0.params, dense_blocks + blocks + pt.embedding);
+}
+
 TEST(Memory, ExpertOptimizerShardCountsTensorParallelReplicas) {
   // TP 2 × DP 64 per stage with EP 64: an expert-parallel group spans the 128 ranks of a stage, so there are two
   // groups, and each expert's optimizer state is sharded over its 128 / 64 = 2 replicas; dense weights (split by TP)
