@@ -79,7 +79,9 @@ int table_activations_in_flight(const std::string& schedule, int pp, int rank, i
   int64_t n = pp - rank;  // 1F1B and ZB1P: rank r holds PP − r micro-batches after its warm-up
   int64_t cap = micro_batches;
   if (schedule == "dualpipe" || schedule == "dualpipev") {
-    n = pp + 1;
+    // The table's PP + 1 counts the stages the model is cut into: PP ranks' worth under DualPipe, while DualPipeV
+    // cuts it into 2 × its ranks (the table's "PP/2 devices"), so a DualPipeV rank holds 2 × pp + 1 stage activations.
+    n = schedule == "dualpipe" ? pp + 1 : 2 * int64_t(pp) + 1;
     cap = 2 * micro_batches;  // each micro-batch passes the rank's two stages
   } else if (schedule == "interleaved") {
     const int v = std::max(1, virtual_stages);
@@ -98,13 +100,20 @@ MemoryBreakdown rank_memory(const ModelConfig& m, const Layout& l, const std::ve
   const double routed_per_layer = m.is_moe() ? pc.routed_experts / double(m.layers - m.dense_layers) : 0;
   const int ep = std::max(1, l.ep);
   double dense_params = 0, expert_params = 0, act_per_mb = 0;
+  // The embedding and head tables, once per rank however many of its stages use them. The first stage embeds the
+  // input; MTP modules embed the next tokens with the main model's embedding ([TR] §2.2: shared), so a rank holding
+  // one needs the table too (DualPipe puts both on rank 0; a 1F1B last stage keeps its own copy); the last stage
+  // holds the head, which is the embedding itself when they are tied.
+  bool embedding_table = false, head_table = false;
+  for (const StageBlocks& s : stages) {
+    if (s.embedding || s.first_block + s.blocks > m.layers) embedding_table = true;
+    if (s.head) (m.tie_embeddings ? embedding_table : head_table) = true;
+  }
+  if (embedding_table) dense_params += pc.embedding / l.tp;
+  if (head_table) dense_params += pc.head / l.tp;
   for (const StageBlocks& s : stages) {
     double act_tokens = 0;
-    if (s.embedding) dense_params += pc.embedding / l.tp;
-    if (s.head) {
-      dense_params += (m.tie_embeddings && !s.embedding ? pc.embedding : pc.head) / l.tp;
-      act_tokens += head_activation_bytes_per_token(m, c) * (1 + m.mtp_depth);
-    }
+    if (s.head) act_tokens += head_activation_bytes_per_token(m, c) * (1 + m.mtp_depth);
     for (int b = s.first_block; b < s.first_block + s.blocks; ++b) {
       const double all = block_params(m, b);
       const double routed = m.is_moe_layer(b) ? routed_per_layer : 0;
@@ -121,9 +130,11 @@ MemoryBreakdown rank_memory(const ModelConfig& m, const Layout& l, const std::ve
   r.weights_bytes = r.params * kBf16;
   r.grads_bytes = r.params * kFp32;  // FP32 gradient accumulation ([TR] §3.3)
   // ZeRO-1: master weights (FP32) and AdamW moments (BF16, [TR] §3.3.3) sharded over the replicas of each weight:
-  // dense weights over data parallel, experts over the data-parallel ranks holding the same experts (dp / ep).
+  // dense weights over data parallel, experts over the ranks holding the same experts. An expert-parallel group spans
+  // the data_parallel × tensor_parallel ranks of a stage (experts are not split by TP), so each expert has
+  // dp · tp / ep replicas.
   const double dense_shard = std::max(1, l.dp);
-  const double expert_shard = std::max(1, l.dp / ep);
+  const double expert_shard = double(std::max<int64_t>(1, int64_t(l.dp) * std::max(1, l.tp) / ep));
   const double sharded = dense_params / dense_shard + expert_params / expert_shard;
   r.master_bytes = sharded * kFp32;
   r.moments_bytes = sharded * 2 * kBf16;

@@ -95,6 +95,14 @@ ModelConfig read_model_fields(YamlSection& s, ModelConfig m, bool complete) {
            fmt::format("must divide routed_experts ({})", m.routed_experts));
       need("topk_groups", m.topk_groups >= 1 && m.topk_groups <= m.expert_groups,
            fmt::format("must be in [1, expert_groups = {}]", m.expert_groups));
+      // Group-limited routing picks a token's top_k experts inside its topk_groups groups: they must hold that many.
+      const int per_group = m.routed_experts / m.expert_groups;
+      need("topk_groups", int64_t(m.topk_groups) * per_group >= m.top_k,
+           fmt::format("a token's top_k = {} experts are chosen inside its topk_groups groups of routed_experts / "
+                       "expert_groups = {} / {} = {} experts each, so topk_groups × {} must be ≥ {} (allowed: "
+                       "topk_groups in [{}, expert_groups = {}]); got {}",
+                       m.top_k, m.routed_experts, m.expert_groups, per_group, per_group, m.top_k,
+                       (m.top_k + per_group - 1) / per_group, m.expert_groups, m.topk_groups));
     }
   } else {
     need("routed_experts", m.routed_experts == 0, "a dense model (dense_layers == layers) has no routed experts");

@@ -122,6 +122,8 @@ Phase read_phase(YamlSection s, const Scenario& sc, std::vector<ScenarioInput>* 
   p.name = s.text("name");
   if (s.has("gpu_hours")) {
     p.given_gpu_hours = s.number("gpu_hours", 0, 1e12);
+    // A phase with no GPU-hours would read as a simulated one (Phase::simulated) and be checked as a step it is not.
+    if (p.given_gpu_hours <= 0) s.fail("gpu_hours", "a phase given as gpu_hours needs a number in (0, 1e12], got 0");
     p.given_source = s.text("source");
     for (const char* k : {"seq_len", "global_batch", "tokens", "steps", "batch_ramp", "layout", "schedule", "nodes"})
       if (s.has(k)) s.fail(k, "a phase given as gpu_hours takes only name, gpu_hours and source");

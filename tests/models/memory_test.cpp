@@ -5,6 +5,7 @@
 #include "models/memory.hpp"
 #include "models/params.hpp"
 #include "scenarios/scenario.hpp"
+#include "sim/schedule/timeline.hpp"
 
 namespace {
 
@@ -110,6 +111,65 @@ TEST(Memory, InFlightTable) {
   EXPECT_EQ(cs::rank_stages("dualpipev", 8, 3, 1), (std::vector<int>{3, 12}));
   EXPECT_EQ(cs::rank_stages("interleaved", 4, 1, 3), (std::vector<int>{1, 5, 9}));
   EXPECT_EQ(cs::pipeline_stages("dualpipev", 8, 1), 16);
+}
+
+TEST(Memory, EmbeddingTableOncePerRankAndWhereMtpNeedsIt) {
+  V3 v;
+  const auto stages = cs::assign_stages(v.m, 16);
+  const auto p = cs::count_params(v.m);
+  cs::MemoryOptions o;
+  o.microbatches_in_flight = 1;
+  const double routed_block = 256.0 * 3 * 7168 * 2048;
+  double blocks = 0;
+  for (int b : {59, 60, 61}) blocks += cs::block_params(v.m, b) - routed_block + routed_block / 64;
+  // 1F1B's last stage alone: its MTP module embeds the next tokens with the shared embedding, so it holds a copy
+  // beside the output head.
+  const auto last = cs::rank_memory(v.m, v.l, {stages[15]}, 15, v.c, o);
+  EXPECT_DOUBLE_EQ(last.params, blocks + p.embedding + p.head);
+  // Tied embeddings under DualPipe: rank 0 holds the first and the last stage, and the one table once.
+  cs::ModelConfig tied = v.m;
+  tied.tie_embeddings = true;
+  const auto pt = cs::count_params(tied);
+  const auto r0 = cs::rank_memory(tied, v.l, {stages[0], stages[15]}, 0, v.c, o);
+  double dense_blocks = 0;
+  for (int b : {0, 1, 2}) dense_blocks += cs::block_params(tied, b);
+  EXPECT_DOUBLE_EQ(pt.head, 0);
+  EXPECT_DOUBLE_EQ(r0.params, dense_blocks + blocks + pt.embedding);
+}
+
+TEST(Memory, ExpertOptimizerShardCountsTensorParallelReplicas) {
+  // TP 2 × DP 64 per stage with EP 64: an expert-parallel group spans the 128 ranks of a stage, so there are two
+  // groups, and each expert's optimizer state is sharded over its 128 / 64 = 2 replicas; dense weights (split by TP)
+  // over the 64 data-parallel replicas.
+  V3 v;
+  v.l.dp = 64;
+  v.l.tp = 2;
+  v.c.tp = 2;
+  const auto stages = cs::assign_stages(v.m, 16);
+  cs::MemoryOptions o;
+  o.microbatches_in_flight = 17;
+  const auto r = cs::rank_memory(v.m, v.l, {stages[1], stages[14]}, 1, v.c, o);
+  const double routed_block = 256.0 * 3 * 7168 * 2048;
+  const double dense = 8 * (cs::block_params(v.m, 10) - routed_block) / 2;
+  const double experts = 8 * routed_block / 64;
+  EXPECT_DOUBLE_EQ(r.params, dense + experts);
+  EXPECT_DOUBLE_EQ(r.master_bytes, 4 * (dense / 64 + experts / 2));
+  EXPECT_DOUBLE_EQ(r.moments_bytes, 4 * (dense / 64 + experts / 2));
+}
+
+TEST(Memory, InFlightTableMatchesTheSchedulesPeak) {
+  // describe checks memory with the table; run with the peak its schedule reaches. They must agree for the DualPipe
+  // family, whose table counts stages: DualPipeV cuts the model into 2 × ranks stages, so a rank holds 2 × ranks + 1.
+  EXPECT_EQ(cs::table_activations_in_flight("dualpipev", 4, 0, 1, 8), 9);
+  for (const char* kind : {"dualpipe", "dualpipev"})
+    for (int ranks : {4, 8, 16})
+      for (int n : {2 * ranks, 4 * ranks}) {
+        const auto sch = cs::sched::make_schedule({kind, ranks, n});
+        const auto t = cs::sched::run_timeline(sch, cs::sched::unit_costs(1, 2, 1, 3));
+        for (int r = 0; r < ranks; ++r)
+          EXPECT_EQ(cs::table_activations_in_flight(kind, ranks, r, 1, n), t.ranks[size_t(r)].peak_in_flight)
+              << kind << " ranks " << ranks << " micro-batches " << n << " rank " << r;
+      }
 }
 
 }  // namespace
