@@ -97,6 +97,14 @@ CostModel scenario_cost_model(const Scenario& s) {
 }
 
 RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
+  // A layout `describe` can count but the step simulator cannot run, said before anything runs and naming the field.
+  for (size_t i = 0; i < s.phases.size(); ++i)
+    if (s.phases[i].simulated() && s.phases[i].layout.tp != 1)
+      throw ScenarioError(s.file, 0, 0,
+                          i == 0 ? "layout.tensor_parallel" : fmt::format("training.phases[{}].layout.tensor_parallel", i),
+                          fmt::format("{} is not simulated (tensor-parallel collectives are not modelled; allowed: 1). "
+                                      "`clustersim describe` counts this layout's parameters, FLOPs and memory",
+                                      s.phases[i].layout.tp));
   const CostModel cost = scenario_cost_model(s);
   ExecutorOptions eo;
   eo.every_gpu = o.every_gpu || (s.model.is_moe() && s.routing.kind != "balanced") || !s.stragglers.empty();

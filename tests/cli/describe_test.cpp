@@ -132,6 +132,25 @@ TEST(CommandLine, ExitStatusSaysWhetherTheCommandCouldRun) {
   }
 }
 
+// describe counts a tensor-parallel layout; run cannot simulate it and says so before running, naming the file and the
+// field (it failed inside the step simulation with neither).
+TEST(CommandLine, TensorParallelIsDescribedButNotRun) {
+  std::ifstream in(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/examples/dualpipe-pp4.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "  data_parallel: 2\n";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "  data_parallel: 1\n  tensor_parallel: 2\n");
+  text.replace(text.find("expert_parallel: 2"), 18, "expert_parallel: 1");
+  text.replace(text.find("global_batch: 16"), 16, "global_batch: 8");
+  const std::string path = ::testing::TempDir() + "clustersim-tp2.yaml";
+  std::ofstream(path) << text;
+  const Result d = run("describe " + path);
+  EXPECT_EQ(d.rc, 0) << d.out;
+  const Result r = run("run " + path);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find(path + ": layout.tensor_parallel: 2 is not simulated"), std::string::npos) << r.out;
+}
+
 TEST(Describe, MissingFileIsAnError) {
   const Result r = run("describe /nonexistent/scenario.yaml");
   EXPECT_NE(r.rc, 0);
