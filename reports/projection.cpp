@@ -47,7 +47,8 @@ Projection project_training(const Scenario& s, const StepTimeFn& step_time) {
         pp.wall_s = pp.step_time_s * double(p.steps);
       } else {
         double done = 0;
-        // Ramp steps one by one (a few thousand at most), then the rest at the full batch in closed form.
+        // Ramp steps one by one (DeepSeek-V3: 15,155; at most kMaxRampSteps, checked at load), then the rest at the
+        // full batch in closed form.
         while (p.ramp && done < p.ramp->over_tokens && done < p.tokens) {
           const int64_t b = ramp_batch(p, done);
           if (b >= p.global_batch) break;

@@ -145,6 +145,13 @@ Phase read_phase(YamlSection s, const Scenario& sc, std::vector<ScenarioInput>* 
     BatchRamp br;
     br.from = r.integer("from", 1, p.global_batch);
     br.over_tokens = r.number("over_tokens", 1, p.tokens);
+    // The projection walks the ramp a step at a time: at most over_tokens / (from × seq_len) steps (DeepSeek-V3's:
+    // 37K). Beyond kMaxRampSteps the walk would take minutes to hours.
+    const double ramp_steps = br.over_tokens / (double(br.from) * double(p.seq_len));
+    if (ramp_steps > double(kMaxRampSteps))
+      r.fail("over_tokens", fmt::format("a ramp over {:g} tokens from {} sequences of {} tokens takes up to {:.3g} "
+                                        "steps; at most {} are allowed (raise from, or shorten the ramp)",
+                                        br.over_tokens, br.from, p.seq_len, ramp_steps, kMaxRampSteps));
     br.shape = r.choice_or("shape", "linear", {"linear", "step"});
     r.finish();
     p.ramp = br;

@@ -23,6 +23,9 @@ struct BatchRamp {
   std::string shape = "linear";    // linear in tokens | step
 };
 
+// The most steps a batch ramp may take (the projection walks it a step at a time).
+inline constexpr int64_t kMaxRampSteps = 10'000'000;
+
 struct Phase {
   std::string name;
   int64_t seq_len = 0;

@@ -115,6 +115,8 @@ const Case kCases[] = {
   {"phase_ramp_from_too_big", "from: 3072 ", "from: 30720 ", "training.phases[0].batch_ramp.from", "expected an integer in [1, 15360], got 30720", 0},
   {"phase_ramp_not_divisible", "from: 3072 ", "from: 3000 ", "training.phases[0].batch_ramp.from", "ramp start 3000 must be a multiple of data_parallel × micro_batch = 128", 0},
   {"phase_ramp_shape", "shape: linear ", "shape: cosine ", "training.phases[0].batch_ramp.shape", "expected one of linear | step", 0},
+  // The projection walks a ramp a step at a time: 14.8e12 tokens from 128 sequences of 4096 is up to 2.8e7 steps.
+  {"phase_ramp_too_long", "from: 3072                # [TR] §4.2: 3072 → 15360 over the first 469B tokens\n        over_tokens: 469e9", "from: 128\n        over_tokens: 14.8e12", "training.phases[0].batch_ramp.over_tokens", "takes up to 2.82e+07 steps; at most 10000000 are allowed", 1},
   {"phase_batch_not_divisible", "      global_batch: 1920\n", "      global_batch: 1900\n", "training.phases[1].global_batch", "in phase \"context-extension-32k\": global batch 1900 must be a multiple", 0},
   {"phase_override_ep", "layout: {data_parallel: 32, expert_parallel: 32}", "layout: {data_parallel: 32, expert_parallel: 64}", "training.phases[2].layout.expert_parallel", "in phase \"context-extension-128k\"", 0},
   {"phase_given_with_tokens", "      gpu_hours: 5000 ", "      tokens: 5\n      gpu_hours: 5000 ", "training.phases[3].tokens", "a phase given as gpu_hours takes only name, gpu_hours and source", 0},
