@@ -37,8 +37,9 @@ struct MemoryBreakdown {
 // stages the model is cut into.
 int pipeline_stages(const std::string& schedule, int pp, int virtual_stages);
 std::vector<int> rank_stages(const std::string& schedule, int pp, int rank, int virtual_stages);
-// Peak (micro-batch, stage) activations a rank holds, from the schedules' published tables (reference §4; Megatron's
-// interleaved warm-up for `interleaved`), capped by the micro-batches the rank runs. The step simulation measures the
+// Peak (micro-batch, stage) activations a rank holds, from the schedules' published tables (reference §4: DualPipe
+// PP+1, DualPipeV PP+1 with PP its stage count, 2·pp; Megatron's interleaved warm-up for `interleaved`), capped by
+// the micro-batches the rank runs. The step simulation measures the
 // exact peak; this is what the memory check uses before a simulation.
 int table_activations_in_flight(const std::string& schedule, int pp, int rank, int virtual_stages, int64_t micro_batches);
 
