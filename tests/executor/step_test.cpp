@@ -512,3 +512,36 @@ price_per_gpu_hour: 2.0
   EXPECT_GT(by_class["NIC"].utilisation, 0);
   EXPECT_LT(by_class["NIC"].utilisation, 1);
 }
+
+namespace {
+
+// A custom schedule file orders exactly the phase's micro-batches; a batch ramp's smaller steps are extrapolated from
+// that count (with the run's note saying so) instead of the run failing on the file's micro_batches.
+TEST(RunCommand, CustomScheduleWithABatchRampExtrapolatesFromTheFilesCount) {
+  const std::string text = R"(name: custom-ramp
+model: deepseek-v3
+cluster: {preset: h800-2048, nodes: 1}
+layout: {pipeline_parallel: 4, expert_parallel: 2, data_parallel: 2, micro_batch: 1, global_batch: 16}
+schedule:
+  kind: custom
+  file: )" + std::string(CLUSTERSIM_SOURCE_DIR) + R"(/scenarios/examples/schedules/custom-1f1b.yaml
+routing: {max_nodes: 1}
+training:
+  seq_len: 4096
+  phases:
+    - name: ramped
+      tokens: 1e9
+      batch_ramp: {from: 8, over_tokens: 1e8, shape: linear}
+price_per_gpu_hour: 2.0
+)";
+  cs::RunOptions o;
+  o.timeline = false;
+  const cs::RunOutput out = cs::run_scenario(scenario_from(text), o);
+  const nlohmann::json& j = out.json;
+  EXPECT_GT(j["total_gpu_hours"].get<double>(), 0);
+  bool noted = false;
+  for (const auto& n : j["notes"]) noted = noted || n.get<std::string>().find("extrapolated") != std::string::npos;
+  EXPECT_TRUE(noted) << j["notes"].dump();
+}
+
+}  // namespace
