@@ -308,7 +308,7 @@ std::string run_text(const nlohmann::json& j) {
                    j["representative"].get<bool>() ? ", one pipeline stands for every replica" : ""));
   const auto& in = j["instruction_ms"];
   line(fmt::format("          F {:.2f} ms · B {:.2f} ms · W {:.2f} ms · F&B {:.2f} ms (the critical rank's first stage; "
-                   "F&B: its forward with the backward it overlaps)",
+                   "B: the full backward, W its weight-gradient part; F&B: its forward with the backward it overlaps)",
                    in["F"].get<double>(), in["B"].get<double>(), in["W"].get<double>(), in["F&B"].get<double>()));
   std::vector<std::string> bd, ex, lk;
   for (const auto& [k, v] : j["breakdown_s"].items()) bd.push_back(fmt::format("{} {:.3f}", k, v.get<double>()));

@@ -300,8 +300,10 @@ TEST(StepExecutor, DualPipeRanksSyncAndUpdateBothOfTheirStages) {
 }
 
 // The F · B · W · F&B figures of `run` are instructions of one stage: the critical rank's first (in DualPipe, rank r's
-// stage r, direction 0; an F&B counts by its forward). Each must be the duration of such an instruction of the
-// critical rank in the trace (the default scenario's rank 0 also runs stage 15, whose B is three times as long).
+// stage r, direction 0; an F&B counts by its forward). F, W and F&B must each be the duration of such an instruction of
+// the critical rank in the trace (the default scenario's rank 0 also runs stage 15, whose B is three times as long).
+// B is the reference's B, the full backward (input and weight gradients, one instruction), whether or not the
+// schedule splits the backwards of that rank: the default scenario's rank 0 runs only split ones on its stage 0.
 TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
   for (const cs::Scenario& s : {scenario_from(kSmall), cs::load_scenario(kDefault)}) {
     SCOPED_TRACE(s.name);
@@ -311,20 +313,30 @@ TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
     for (const cs::TraceSlice& x : r.timeline)
       if (x.category == "optimizer" && x.end == r.step_time) critical = std::min(critical, x.rank);
     ASSERT_LT(critical, s.layout.pp);
-    for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"B", r.b_ns}, {"W", r.w_ns},
+    const std::string own = " d0 s" + std::to_string(critical);  // the rank's direction-0 stage (first in the name)
+    auto on_own_stage = [&](const cs::TraceSlice& x) {
+      const size_t at = x.name.find(" d");
+      return x.rank == critical && at != std::string::npos && x.name.compare(at, own.size(), own) == 0;
+    };
+    for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"W", r.w_ns},
                                        {"F&B", r.fb_ns}}) {
       SCOPED_TRACE(category);
       ASSERT_GT(ns, 0);
       bool found = false;
-      for (const cs::TraceSlice& x : r.timeline) {
-        if (x.rank != critical) continue;
-        const std::string own = " d0 s" + std::to_string(x.rank);  // the rank's direction-0 stage (first in the name)
-        const size_t at = x.name.find(" d");
-        const bool kind = x.category == category || (category == "B" && x.category == "B+W");  // B+W: B not split
-        const bool on_own_stage = at != std::string::npos && x.name.compare(at, own.size(), own) == 0;
-        found = found || (kind && on_own_stage && x.end - x.start == ns);
-      }
+      for (const cs::TraceSlice& x : r.timeline)
+        found = found || (x.category == category && on_own_stage(x) && x.end - x.start == ns);
       EXPECT_TRUE(found) << ns << " ns is no " << category << " of a rank's own direction-0 stage";
+    }
+    // Every full backward ("B+W") of the stage in the trace lasts B; a split one ("B") lasts less, its W the rest.
+    cs::TimeNs split = 0;
+    for (const cs::TraceSlice& x : r.timeline) {
+      if (!on_own_stage(x)) continue;
+      if (x.category == "B+W") EXPECT_EQ(x.end - x.start, r.b_ns) << x.name;
+      if (x.category == "B") split = x.end - x.start;
+    }
+    if (split > 0) {
+      EXPECT_LT(split, r.b_ns);
+      EXPECT_LE(r.b_ns, split + r.w_ns);  // W overlaps the backward's all-to-alls when run in one instruction
     }
   }
 }
