@@ -78,14 +78,17 @@ int table_activations_in_flight(const std::string& schedule, int pp, int rank, i
                                 int64_t micro_batches) {
   int64_t n = pp - rank;  // 1F1B and ZB1P: rank r holds PP − r micro-batches after its warm-up
   int64_t cap = micro_batches;
-  if (schedule == "dualpipe" || schedule == "dualpipev") {
-    // The table's PP + 1 counts the stages the model is cut into: PP ranks' worth under DualPipe, while DualPipeV
-    // cuts it into 2 × its ranks (the table's "PP/2 devices"), so a DualPipeV rank holds 2 × pp + 1 stage activations.
-    n = schedule == "dualpipe" ? pp + 1 : 2 * int64_t(pp) + 1;
+  if (schedule == "dualpipe") {
+    n = pp + 1;
     cap = 2 * micro_batches;  // each micro-batch passes the rank's two stages
+  } else if (schedule == "dualpipev") {
+    // The table's PP+1 counts stages, and DualPipeV runs 2·PP stages on its PP ranks.
+    n = 2 * int64_t(pp) + 1;
+    cap = 2 * micro_batches;
   } else if (schedule == "interleaved") {
     const int v = std::max(1, virtual_stages);
-    n = int64_t(pp - rank - 1) * 2 + int64_t(v - 1) * pp + 1;  // Megatron-LM's warm-up chunks + the steady one
+    // Megatron-LM's warm-up chunks + the steady one; with N = PP the warm-up is every forward.
+    n = micro_batches == pp ? micro_batches * v : int64_t(pp - rank - 1) * 2 + int64_t(v - 1) * pp + 1;
     cap = micro_batches * v;
   }
   return int(std::min(n, cap));

@@ -38,9 +38,9 @@ struct MemoryBreakdown {
 int pipeline_stages(const std::string& schedule, int pp, int virtual_stages);
 std::vector<int> rank_stages(const std::string& schedule, int pp, int rank, int virtual_stages);
 // Peak (micro-batch, stage) activations a rank holds, from the schedules' published tables (reference §4: DualPipe
-// pp + 1, DualPipeV 2 · pp + 1 for its 2 · pp stages; Megatron's interleaved warm-up for `interleaved`), capped by the
-// micro-batches the rank runs. The step simulation measures the
-// exact peak; this is what the memory check uses before a simulation.
+// pp + 1, DualPipeV 2 · pp + 1 for its 2 · pp stages; Megatron's interleaved warm-up for `interleaved`, every forward
+// when there are as many micro-batches as ranks), capped by the micro-batches the rank runs. The step simulation
+// measures the exact peak; this is what the memory check uses before a simulation.
 int table_activations_in_flight(const std::string& schedule, int pp, int rank, int virtual_stages, int64_t micro_batches);
 
 // Memory of pipeline rank `rank` holding the given stages (1 for 1F1B, 2 for DualPipe).

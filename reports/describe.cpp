@@ -69,7 +69,7 @@ nlohmann::json describe_scenario(const Scenario& s) {
   std::optional<sched::Schedule> custom;
   std::optional<sched::Timeline> custom_order;
   if (ph.schedule.kind == "custom") {
-    custom = phase_schedule(ph, l.micro_batches());
+    custom = phase_schedule(ph, l.micro_batches(), m.layers + m.mtp_depth);
     // Each rank's passes run in the file's order, so unit durations give the same peak as the real ones.
     custom_order = sched::run_timeline(*custom, sched::unit_costs(1, 2, 1, 3));
   }

@@ -80,9 +80,9 @@ StepSpec step_spec(const Scenario& s, const Phase& phase, int64_t micro_batches)
   return spec;
 }
 
-sched::Schedule phase_schedule(const Phase& phase, int64_t micro_batches) {
+sched::Schedule phase_schedule(const Phase& phase, int64_t micro_batches, int model_blocks) {
   if (phase.schedule.kind == "custom")
-    return sched::load_custom_schedule(phase.schedule.file, phase.layout.pp, int(micro_batches));
+    return sched::load_custom_schedule(phase.schedule.file, phase.layout.pp, int(micro_batches), model_blocks);
   sched::ScheduleParams p;
   p.kind = phase.schedule.kind;
   p.pp = phase.layout.pp;
@@ -111,6 +111,7 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
   eo.detail = o.detail;
   RunOutput out;
   const Phase& first = first_simulated(s);
+  const int blocks = s.model.layers + s.model.mtp_depth;  // a stage runs at least one
   std::vector<std::string> notes;
 
   // One simulator per cluster the phases run on (they may run on fewer nodes), shared with other runs when asked.
@@ -119,7 +120,7 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
     ExecutorOptions e = eo;
     e.timeline = timeline;
     const StepSpec spec = step_spec(s, ph, n);
-    return timings->simulator(spec.cluster, spec.network)->simulate(spec, phase_schedule(ph, n), cost, e);
+    return timings->simulator(spec.cluster, spec.network)->simulate(spec, phase_schedule(ph, n, blocks), cost, e);
   };
   const int64_t full_n = first.layout.micro_batches();
   out.step = simulate(first, full_n, o.timeline);
@@ -146,8 +147,11 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
     return t;
   };
   auto runs = [&](const Phase& ph, int64_t n) {
+    // A custom file orders exactly its own micro-batches (the phase's full count): smaller steps of a batch ramp are
+    // extrapolated from it, as below the smallest count a generated schedule runs.
+    if (ph.schedule.kind == "custom") return n == ph.layout.micro_batches();
     try {
-      (void)phase_schedule(ph, n);
+      (void)phase_schedule(ph, n, blocks);
       return true;
     } catch (const sched::ScheduleError&) {
       return false;
@@ -248,7 +252,7 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
   j["link_utilisation"] = links;
   j["instruction_ms"] = {{"F", r.f_ns * 1e-6}, {"B", r.b_ns * 1e-6}, {"W", r.w_ns * 1e-6}, {"F&B", r.fb_ns * 1e-6}};
   bool fits = true;
-  j["memory"] = memory_json(s, first, phase_schedule(first, full_n), r, fits);
+  j["memory"] = memory_json(s, first, phase_schedule(first, full_n, blocks), r, fits);
   nlohmann::json peak_mem = nlohmann::json::array();
   for (const auto& m : j["memory"]) peak_mem.push_back(m["total_gib"]);
   j["peak_memory_gib"] = peak_mem;
@@ -276,7 +280,7 @@ RunOutput run_scenario(const Scenario& s, const RunOptions& o) {
       if (&*ph != &first) {
         const int64_t n = ph->layout.micro_batches();
         (void)exact_s(*ph, n);  // simulated already unless the phase takes no full-batch step
-        mem = memory_json(s, *ph, phase_schedule(*ph, n), full_steps.at(ph->name), phase_fits);
+        mem = memory_json(s, *ph, phase_schedule(*ph, n, blocks), full_steps.at(ph->name), phase_fits);
       }
       double need = 0;
       for (const auto& m : mem) need = std::max(need, m["total_gib"].get<double>());
@@ -312,7 +316,7 @@ std::string run_text(const nlohmann::json& j) {
                    j["representative"].get<bool>() ? ", one pipeline stands for every replica" : ""));
   const auto& in = j["instruction_ms"];
   line(fmt::format("          F {:.2f} ms · B {:.2f} ms · W {:.2f} ms · F&B {:.2f} ms (the critical rank's first stage; "
-                   "F&B: its forward with the backward it overlaps)",
+                   "B: the full backward, W its weight-gradient part; F&B: its forward with the backward it overlaps)",
                    in["F"].get<double>(), in["B"].get<double>(), in["W"].get<double>(), in["F&B"].get<double>()));
   std::vector<std::string> bd, ex, lk;
   for (const auto& [k, v] : j["breakdown_s"].items()) bd.push_back(fmt::format("{} {:.3f}", k, v.get<double>()));

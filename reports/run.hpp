@@ -24,8 +24,9 @@ struct RunOptions {
 
 // The step of `phase` with `micro_batches` micro-batches per pipeline.
 StepSpec step_spec(const Scenario& s, const Phase& phase, int64_t micro_batches);
-// The phase's schedule: generated, or read from the custom schedule file.
-sched::Schedule phase_schedule(const Phase& phase, int64_t micro_batches);
+// The phase's schedule: generated, or read from the custom schedule file. `model_blocks` > 0: the blocks of the
+// scenario's model, the most stages a custom file may cut it into (a file naming more is an error on its line).
+sched::Schedule phase_schedule(const Phase& phase, int64_t micro_batches, int model_blocks = 0);
 // The calibration profile the scenario names (a shipped name or a path).
 CostModel scenario_cost_model(const Scenario& s);
 

@@ -40,6 +40,11 @@ ScheduleConfig read_schedule(YamlSection s, const std::string& scenario_file, co
   c.kind = base ? s.choice_or("kind", c.kind, kScheduleKinds) : s.choice("kind", kScheduleKinds);
   c.comm_sms = int(s.integer_or("comm_sms", c.comm_sms, 0, 100000));
   c.overlap_fb = s.boolean_or("overlap_fb", c.overlap_fb);
+  // A setting the schedule does not read is a mistake, not something to ignore (as `schedule --no-overlap`).
+  if (s.has("overlap_fb") && c.kind != "dualpipe" && c.kind != "dualpipev")
+    s.fail("overlap_fb", fmt::format("only DualPipe and DualPipeV overlap F&B pairs; schedule {} runs none (allowed "
+                                     "with kind dualpipe or dualpipev)",
+                                     c.kind));
   if (c.kind == "custom" && (!base || s.has("file"))) {
     const ScenarioInput in{"schedule", s.text("file")};
     if (inputs) inputs->push_back(in);

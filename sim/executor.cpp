@@ -499,9 +499,15 @@ StepResult StepSimulator::simulate(const StepSpec& spec, const sched::Schedule& 
       if (t.in.pass.dir != 0 || t.in.pass.stage != first_stage) continue;
       const TimeNs d = t.end - t.start;
       if (t.in.op == sched::Op::F && !r.f_ns) r.f_ns = d;
-      if (t.in.op == sched::Op::B && !r.b_ns) r.b_ns = d;
       if (t.in.op == sched::Op::W && !r.w_ns) r.w_ns = d;
       if (t.in.op == sched::Op::FB && !r.fb_ns) r.fb_ns = d;
+    }
+    // B is the full backward (input and weight gradients, the reference's B, of which W is a part), also where the
+    // schedule splits that stage's backwards: a split B (B − W) would change the figure's meaning with the
+    // schedule and with which rank is critical.
+    if (first_stage < sch.stages) {
+      const sched::Instruction full_b = sched::instruction(sched::Op::B, {sched::PassKind::B, 0, first_stage, 0});
+      r.b_ns = pc.timing(full_b, crit).duration;
     }
     if (!o.timeline) continue;
     for (int rank = 0; rank < l.pp; ++rank) {

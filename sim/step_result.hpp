@@ -67,8 +67,9 @@ struct StepResult {
   std::vector<LinkUse> links;
   int simulated_gpus = 0;          // GPUs whose timelines were simulated (representatives or all)
   bool representative = true;      // one pipeline stands for all data-parallel replicas
-  // Durations of the instructions of the critical rank's first stage (F&B: that stage's forward with the backward it
-  // overlaps), for reports.
+  // Durations of the instructions of the critical rank's first stage (B: the full backward, input and weight
+  // gradients, whether or not the schedule splits it; F&B: that stage's forward with the backward it overlaps), for
+  // reports.
   TimeNs f_ns = 0, b_ns = 0, w_ns = 0, fb_ns = 0;
   // Calibration provenance: which profile timed the ops, and how many distinct ops were measured vs modelled.
   std::string profile;

@@ -37,8 +37,10 @@ struct ScheduleOptions {
 sched::Schedule build(const ScheduleOptions& o) {
   sched::ScheduleParams p;
   std::string file = o.file;
+  int model_blocks = 0;  // with a scenario: the most stages a custom file may cut its model into
   if (!o.scenario.empty()) {
     const Scenario s = load_scenario(o.scenario);
+    model_blocks = s.model.layers + s.model.mtp_depth;
     const Layout& l = s.phases.front().layout;
     p.kind = s.schedule.kind;
     p.pp = l.pp;
@@ -65,7 +67,7 @@ sched::Schedule build(const ScheduleOptions& o) {
   if (p.kind == "custom") {
     if (file.empty()) throw std::runtime_error("a custom schedule needs --file (or a scenario with schedule.file)");
     return sched::load_custom_schedule(file, o.pp > 0 || !o.scenario.empty() ? p.pp : 0,
-                                       o.micro_batches > 0 || !o.scenario.empty() ? p.micro_batches : 0);
+                                       o.micro_batches > 0 || !o.scenario.empty() ? p.micro_batches : 0, model_blocks);
   }
   if (p.kind.empty() || p.pp <= 0 || p.micro_batches <= 0)
     throw std::runtime_error("give a scenario, or --kind, --pp and --microbatches");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "scenarios/yaml_reader.hpp"
 #include "sim/schedule/timeline.hpp"
 
@@ -48,7 +50,7 @@ Instruction read_instruction(const YAML::Node& node, const std::string& file, co
 
 }  // namespace
 
-Schedule load_custom_schedule(const std::string& path, int expect_pp, int expect_mbs) {
+Schedule load_custom_schedule(const std::string& path, int expect_pp, int expect_mbs, int max_stages) {
   YAML::Node root = load_yaml_file(path);
   YamlSection top(root, path, "");
   const int mbs = int(top.integer("micro_batches", 1, kMaxMicroBatches));
@@ -63,6 +65,11 @@ Schedule load_custom_schedule(const std::string& path, int expect_pp, int expect
     top.fail("ranks", fmt::format("the scenario's pipeline_parallel is {}, the file lists {} ranks", expect_pp, ranks));
   if (expect_mbs > 0 && mbs != expect_mbs)
     top.fail("micro_batches", fmt::format("the scenario runs {} micro-batches per pipeline, the file {}", expect_mbs, mbs));
+  if (max_stages > 0 && int64_t(ranks) * chunks > max_stages)
+    top.fail(top.has("virtual_stages") ? "virtual_stages" : "ranks",
+             fmt::format("{} ranks × {} virtual stages = {} pipeline stages, but the scenario's model has {} blocks and "
+                         "each stage needs at least one; allowed at most {} virtual stages with {} ranks",
+                         ranks, chunks, int64_t(ranks) * chunks, max_stages, std::max(1, max_stages / ranks), ranks));
 
   Schedule s = empty_schedule("custom", ranks, 1, ranks * chunks, mbs);
   for (int st = 0; st < ranks * chunks; ++st) s.stage_rank[0][st] = st % ranks;

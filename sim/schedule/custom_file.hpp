@@ -17,7 +17,9 @@
 namespace cs::sched {
 
 // Throws cs::ScenarioError (file:line:column, field, what is allowed). `expect_pp` / `expect_micro_batches` > 0: the
-// file must have that many ranks / micro-batches (those of the scenario naming it).
-Schedule load_custom_schedule(const std::string& path, int expect_pp = 0, int expect_micro_batches = 0);
+// file must have that many ranks / micro-batches (those of the scenario naming it). `max_stages` > 0: at most that
+// many stages (ranks × virtual_stages), the blocks of the scenario's model, since each stage runs at least one.
+Schedule load_custom_schedule(const std::string& path, int expect_pp = 0, int expect_micro_batches = 0,
+                              int max_stages = 0);
 
 }  // namespace cs::sched

@@ -300,8 +300,10 @@ TEST(StepExecutor, DualPipeRanksSyncAndUpdateBothOfTheirStages) {
 }
 
 // The F · B · W · F&B figures of `run` are instructions of one stage: the critical rank's first (in DualPipe, rank r's
-// stage r, direction 0; an F&B counts by its forward). Each must be the duration of such an instruction of the
-// critical rank in the trace (the default scenario's rank 0 also runs stage 15, whose B is three times as long).
+// stage r, direction 0; an F&B counts by its forward). F, W and F&B must each be the duration of such an instruction of
+// the critical rank in the trace (the default scenario's rank 0 also runs stage 15, whose B is three times as long).
+// B is the reference's B, the full backward (input and weight gradients, one instruction), whether or not the
+// schedule splits the backwards of that rank: the default scenario's rank 0 runs only split ones on its stage 0.
 TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
   for (const cs::Scenario& s : {scenario_from(kSmall), cs::load_scenario(kDefault)}) {
     SCOPED_TRACE(s.name);
@@ -311,20 +313,30 @@ TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
     for (const cs::TraceSlice& x : r.timeline)
       if (x.category == "optimizer" && x.end == r.step_time) critical = std::min(critical, x.rank);
     ASSERT_LT(critical, s.layout.pp);
-    for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"B", r.b_ns}, {"W", r.w_ns},
+    const std::string own = " d0 s" + std::to_string(critical);  // the rank's direction-0 stage (first in the name)
+    auto on_own_stage = [&](const cs::TraceSlice& x) {
+      const size_t at = x.name.find(" d");
+      return x.rank == critical && at != std::string::npos && x.name.compare(at, own.size(), own) == 0;
+    };
+    for (const auto& [category, ns] : {std::pair<std::string, cs::TimeNs>{"F", r.f_ns}, {"W", r.w_ns},
                                        {"F&B", r.fb_ns}}) {
       SCOPED_TRACE(category);
       ASSERT_GT(ns, 0);
       bool found = false;
-      for (const cs::TraceSlice& x : r.timeline) {
-        if (x.rank != critical) continue;
-        const std::string own = " d0 s" + std::to_string(x.rank);  // the rank's direction-0 stage (first in the name)
-        const size_t at = x.name.find(" d");
-        const bool kind = x.category == category || (category == "B" && x.category == "B+W");  // B+W: B not split
-        const bool on_own_stage = at != std::string::npos && x.name.compare(at, own.size(), own) == 0;
-        found = found || (kind && on_own_stage && x.end - x.start == ns);
-      }
+      for (const cs::TraceSlice& x : r.timeline)
+        found = found || (x.category == category && on_own_stage(x) && x.end - x.start == ns);
       EXPECT_TRUE(found) << ns << " ns is no " << category << " of a rank's own direction-0 stage";
+    }
+    // Every full backward ("B+W") of the stage in the trace lasts B; a split one ("B") lasts less, its W the rest.
+    cs::TimeNs split = 0;
+    for (const cs::TraceSlice& x : r.timeline) {
+      if (!on_own_stage(x)) continue;
+      if (x.category == "B+W") EXPECT_EQ(x.end - x.start, r.b_ns) << x.name;
+      if (x.category == "B") split = x.end - x.start;
+    }
+    if (split > 0) {
+      EXPECT_LT(split, r.b_ns);
+      EXPECT_LE(r.b_ns, split + r.w_ns);  // W overlaps the backward's all-to-alls when run in one instruction
     }
   }
 }
@@ -512,3 +524,36 @@ price_per_gpu_hour: 2.0
   EXPECT_GT(by_class["NIC"].utilisation, 0);
   EXPECT_LT(by_class["NIC"].utilisation, 1);
 }
+
+namespace {
+
+// A custom schedule file orders exactly the phase's micro-batches; a batch ramp's smaller steps are extrapolated from
+// that count (with the run's note saying so) instead of the run failing on the file's micro_batches.
+TEST(RunCommand, CustomScheduleWithABatchRampExtrapolatesFromTheFilesCount) {
+  const std::string text = R"(name: custom-ramp
+model: deepseek-v3
+cluster: {preset: h800-2048, nodes: 1}
+layout: {pipeline_parallel: 4, expert_parallel: 2, data_parallel: 2, micro_batch: 1, global_batch: 16}
+schedule:
+  kind: custom
+  file: )" + std::string(CLUSTERSIM_SOURCE_DIR) + R"(/scenarios/examples/schedules/custom-1f1b.yaml
+routing: {max_nodes: 1}
+training:
+  seq_len: 4096
+  phases:
+    - name: ramped
+      tokens: 1e9
+      batch_ramp: {from: 8, over_tokens: 1e8, shape: linear}
+price_per_gpu_hour: 2.0
+)";
+  cs::RunOptions o;
+  o.timeline = false;
+  const cs::RunOutput out = cs::run_scenario(scenario_from(text), o);
+  const nlohmann::json& j = out.json;
+  EXPECT_GT(j["total_gpu_hours"].get<double>(), 0);
+  bool noted = false;
+  for (const auto& n : j["notes"]) noted = noted || n.get<std::string>().find("extrapolated") != std::string::npos;
+  EXPECT_TRUE(noted) << j["notes"].dump();
+}
+
+}  // namespace

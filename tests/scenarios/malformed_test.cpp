@@ -89,6 +89,8 @@ const Case kCases[] = {
   {"comm_sms_negative", "comm_sms: 20 ", "comm_sms: -1 ", "schedule.comm_sms", "expected an integer in [0, 100000], got -1", 0},
   {"virtual_stages_without_interleaved", "  tensor_parallel: 1 ", "  virtual_stages: 2\n  tensor_parallel: 1 ", "layout.virtual_stages", "only the interleaved schedule uses virtual_stages", 0},
   {"custom_schedule_missing_file", "kind: dualpipe\n", "kind: custom\n  file: no-such-file.yaml\n", "schedule.file", "no such schedule file", 1},
+  {"overlap_fb_without_dualpipe", "kind: dualpipe\n", "kind: zb1p\n  overlap_fb: false\n", "schedule.overlap_fb", "only DualPipe and DualPipeV overlap F&B pairs; schedule zb1p runs none", 1},
+  {"phase_overlap_fb_without_dualpipe", "schedule: {kind: 1f1b}\n    # 480", "schedule: {kind: 1f1b, overlap_fb: false}\n    # 480", "training.phases[1].schedule.overlap_fb", "schedule 1f1b runs none", 0},
   {"file_without_custom", "kind: dualpipe\n", "kind: dualpipe\n  file: x.yaml\n", "schedule.file", "only a custom schedule (kind: custom) takes a file", 1},
   {"unknown_model_preset", "model: deepseek-v3\n", "model: deepseek-v4\n", "model", "no models preset named \"deepseek-v4\" (known: deepseek-v2, deepseek-v3, llama-3.1-405b)", 0},
   {"unknown_cluster_preset", "cluster: h800-2048\n", "cluster: h900-2048\n", "cluster", "no clusters preset named \"h900-2048\"", 0},

@@ -1,13 +1,16 @@
 // Custom schedule files: a valid one reproduces 1F1B; malformed ones fail with file:line, field and what is allowed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "scenarios/scenario.hpp"
 #include "sim/schedule/custom_file.hpp"
 #include "sim/schedule/timeline.hpp"
+#include "tests/cli_run.hpp"
 
 namespace cs::sched {
 namespace {
@@ -185,6 +188,46 @@ TEST(CustomFile, UnknownTopLevelFieldAndRankCountMismatch) {
     ADD_FAILURE() << "no error";
   } catch (const ScenarioError& err) {
     EXPECT_THAT(std::string(err.what()), HasSubstr("pipeline_parallel is 4, the file lists 1 ranks"));
+  }
+}
+
+}  // namespace
+}  // namespace cs::sched
+
+namespace cs::sched {
+namespace {
+
+// A file cutting the scenario's model into more stages than it has blocks is an error on the file's virtual_stages
+// line (`run`, `describe` and `schedule` of the scenario), not an internal failure without a place.
+TEST(CustomFile, MoreStagesThanTheModelHasBlocks) {
+  std::string text = "micro_batches: 1\nvirtual_stages: 16\nranks:\n";
+  for (int r = 0; r < 4; ++r) {
+    text += "  - [";
+    for (int c = 0; c < 16; ++c) text += fmt::format("{{F: 0, chunk: {}}}, ", c);
+    for (int c = 15; c >= 0; --c) text += fmt::format("{{B: 0, chunk: {}}}{}", c, c > 0 ? ", " : "]\n");
+  }
+  const std::string path = write_temp("many-chunks.yaml", text);
+  EXPECT_NO_THROW(load_custom_schedule(path, 4, 1));  // no model to check against
+  try {
+    load_custom_schedule(path, 4, 1, 62);
+    ADD_FAILURE() << "no error";
+  } catch (const ScenarioError& e) {
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_THAT(std::string(e.what()), HasSubstr("virtual_stages: 4 ranks × 16 virtual stages = 64 pipeline stages"));
+    EXPECT_THAT(std::string(e.what()), HasSubstr("allowed at most 15 virtual stages with 4 ranks"));
+  }
+  // The same file named by a DeepSeek-V3 scenario (61 layers + 1 MTP block).
+  std::ifstream in(kExamples + "custom-pp4.yaml");
+  std::string scenario((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "file: schedules/custom-1f1b.yaml";
+  scenario.replace(scenario.find(from), from.size(), "file: " + path);
+  scenario.replace(scenario.find("global_batch: 16"), 16, "global_batch: 2 ");
+  const std::string sc = write_temp("many-chunks-scenario.yaml", scenario);
+  for (const std::string cmd : {"run", "describe", "schedule"}) {
+    const cs::testing::CliResult r = cs::testing::run_cli(cmd + " " + sc);
+    EXPECT_EQ(r.rc, 2) << cmd << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr(path + ":2:")) << cmd;
+    EXPECT_THAT(r.out, HasSubstr("the scenario's model has 62 blocks")) << cmd;
   }
 }
 
