@@ -331,7 +331,9 @@ TEST(StepExecutor, InstructionFiguresAreOfTheCriticalRanksFirstStage) {
     cs::TimeNs split = 0;
     for (const cs::TraceSlice& x : r.timeline) {
       if (!on_own_stage(x)) continue;
-      if (x.category == "B+W") EXPECT_EQ(x.end - x.start, r.b_ns) << x.name;
+      if (x.category == "B+W") {
+        EXPECT_EQ(x.end - x.start, r.b_ns) << x.name;
+      }
       if (x.category == "B") split = x.end - x.start;
     }
     if (split > 0) {
