@@ -38,7 +38,9 @@ struct NetworkOptions {
   // RTT unfairness, used to check this solver against SimGrid on flows of unequal latencies.
   bool latency_weighted = false;
   // Threads that re-solve the components one event touches (each component is solved by one thread; groups and
-  // completions are made afterwards in the order a single thread makes them, so results do not depend on it).
+  // completions are made afterwards in the order a single thread makes them, so results do not depend on it), scan a
+  // wakeup's due groups and set up large start_flows sets. Between runs a worker polls for up to 1 ms before it
+  // sleeps: meant for idle cores (on a loaded machine more threads than one can be slower).
   int solver_threads = 1;
 };
 
