@@ -294,27 +294,34 @@ CheckGroup validate_schedules() {
   const int pp = 16;
   const ScheduleCase cases[] = {{"1f1b", "1F1B", 1000, 2000, 0, 0},
                                 {"zb1p", "ZB1P", 1000, 2000, 500, 0},
-                                {"dualpipe", "DualPipe", 1500, 2000, 500, 2600}};
+                                {"dualpipe", "DualPipe", 1500, 2000, 500, 2600},
+                                {"dualpipev", "DualPipeV", 1500, 2000, 500, 2600}};
   g.notes.push_back(
       "make_schedule + run_timeline with constant costs and zero communication; idle = makespan − busy per rank; "
       "predicted = the idle of the rank farthest from the formula among the ranks checked");
   g.notes.push_back(
-      "costs (ns): 1F1B F=1000 B=2000; ZB1P F=1000 B=2000 W=500 (W ≤ min(F, B−W)); DualPipe F=1500 "
-      "B=2000 W=500 F&B=2600 (F = B−W, the proportion the paper's figure draws)");
-  for (const ScheduleCase& c : cases)
-    for (int n : {2 * pp, 3 * pp}) {
-      const sched::Schedule s = sched::make_schedule({c.kind, pp, n});
+      "costs (ns): 1F1B F=1000 B=2000; ZB1P F=1000 B=2000 W=500 (W ≤ min(F, B−W)); DualPipe and DualPipeV F=1500 "
+      "B=2000 W=500 F&B=2600 (F = B−W, the proportion the paper's figure draws); DualPipeV runs the pp16 stages on 8 "
+      "ranks");
+  for (const ScheduleCase& c : cases) {
+    const std::string kind = c.kind;
+    const bool dualpipe = kind == "dualpipe", v = kind == "dualpipev";
+    const int ranks = v ? pp / 2 : pp;  // DualPipeV: the formula's PP counts stages, two per rank
+    for (int n : {2 * ranks, 3 * ranks}) {
+      const sched::Schedule s = sched::make_schedule({c.kind, ranks, n});
       const sched::Timeline t = sched::run_timeline(s, sched::unit_costs(c.f, c.b, c.w, c.fb));
       const TimeNs formula = bubble_formula(c, pp);
-      const bool dualpipe = std::string(c.kind) == "dualpipe";
-      const int first = dualpipe ? pp / 2 - 1 : 0, last = dualpipe ? pp / 2 : pp - 1;
+      // The ranks that idle exactly the formula (h ≥ PP/2 − 2, h = min(r, PP−1−r) for DualPipe, r for DualPipeV).
+      const int first = dualpipe ? pp / 2 - 1 : v ? ranks - 2 : 0, last = dualpipe ? pp / 2 : ranks - 1;
       TimeNs worst = t.ranks[first].idle;
       for (int r = first; r <= last; ++r)
         if (std::llabs(t.ranks[r].idle - formula) > std::llabs(worst - formula)) worst = t.ranks[r].idle;
+      const std::string which = dualpipe ? fmt::format("middle ranks {} and {}", first, last)
+                                : v      ? fmt::format("{} ranks, last ranks {} and {}", ranks, first, last)
+                                         : fmt::format("all {} ranks", pp);
       Check ch{
           "schedules",
-          fmt::format("{} pp{} N{}: idle, {}", c.label, pp, n,
-                      dualpipe ? fmt::format("middle ranks {} and {}", first, last) : fmt::format("all {} ranks", pp)),
+          fmt::format("{} pp{} N{}: idle, {}", c.label, pp, n, which),
           double(worst),
           double(formula),
           "ns",
@@ -330,14 +337,20 @@ CheckGroup validate_schedules() {
       } else if (std::string(c.kind) == "zb1p") {
         ch.source = "reference/deepseek-v3.md §4: ZB1P bubble (PP−1)(F+B−2W)";
         ch.tolerance_reason = "exact: constant costs, N ≥ PP, W ≤ min(F, B−W) (ZB-H1's conditions)";
-      } else {
+      } else if (dualpipe) {
         ch.source = "reference/deepseek-v3.md §4: DualPipe bubble (PP/2−1)(F&B+B−3W)";
         ch.tolerance_reason =
             "exact on the middle ranks when F = B−W, N even, N ≥ 2·PP (other ranks idle less by "
             "(PP/2−2−h)(F+B−F&B), see tests/schedule/bubble_test.cpp)";
+      } else {
+        ch.source = "reference/deepseek-v3.md §4: DualPipeV bubble (PP/2−1)(F&B+B−3W) on PP/2 devices";
+        ch.tolerance_reason =
+            "exact on the last two ranks when F = B−W, N ≥ PP (rank r idles less by (PP/2−2−r)(F+B−F&B) below them, "
+            "see tests/schedule/bubble_test.cpp)";
       }
       g.checks.push_back(ch);
     }
+  }
   return g;
 }
 

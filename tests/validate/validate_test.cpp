@@ -108,7 +108,7 @@ TEST(KernelGroup, LeaveOneOutOverEveryDeepGemmRow) {
 
 TEST(ScheduleGroup, BubbleFormulasHoldExactly) {
   const cs::CheckGroup g = cs::validate_schedules();
-  ASSERT_EQ(g.checks.size(), 6u);  // 3 schedules × 2 micro-batch counts
+  ASSERT_EQ(g.checks.size(), 8u);  // 4 schedules × 2 micro-batch counts
   for (const cs::Check& c : g.checks) {
     EXPECT_EQ(c.tolerance, 0);
     EXPECT_EQ(c.predicted, c.published) << c.name;
