@@ -276,7 +276,8 @@ namespace {
 struct ScheduleCase {
   const char* kind;
   const char* label;
-  TimeNs f, b, w, fb;
+  TimeNs f, b, w, fb;  // per model chunk (interleaved: a rank's stage is `v` chunks)
+  int v = 1;           // interleaved: model chunks per rank
 };
 
 // The ranks a formula is exact on, and the formula, per tests/schedule/bubble_test.cpp.
@@ -284,6 +285,7 @@ TimeNs bubble_formula(const ScheduleCase& c, int pp) {
   const std::string k = c.kind;
   if (k == "1f1b") return (pp - 1) * (c.f + c.b);
   if (k == "zb1p") return (pp - 1) * (c.f + c.b - 2 * c.w);
+  if (k == "interleaved") return (pp - 1) * (c.v * c.f + c.v * c.b) / c.v;  // a stage's F and B are v chunks'
   return (pp / 2 - 1) * (c.fb + c.b - 3 * c.w);
 }
 
@@ -295,20 +297,21 @@ CheckGroup validate_schedules() {
   const ScheduleCase cases[] = {{"1f1b", "1F1B", 1000, 2000, 0, 0},
                                 {"zb1p", "ZB1P", 1000, 2000, 500, 0},
                                 {"dualpipe", "DualPipe", 1500, 2000, 500, 2600},
-                                {"dualpipev", "DualPipeV", 1500, 2000, 500, 2600}};
+                                {"dualpipev", "DualPipeV", 1500, 2000, 500, 2600},
+                                {"interleaved", "Interleaved 1F1B v2", 500, 1000, 0, 0, 2}};
   g.notes.push_back(
       "make_schedule + run_timeline with constant costs and zero communication; idle = makespan − busy per rank; "
       "predicted = the idle of the rank farthest from the formula among the ranks checked");
   g.notes.push_back(
       "costs (ns): 1F1B F=1000 B=2000; ZB1P F=1000 B=2000 W=500 (W ≤ min(F, B−W)); DualPipe and DualPipeV F=1500 "
       "B=2000 W=500 F&B=2600 (F = B−W, the proportion the paper's figure draws); DualPipeV runs the pp16 stages on 8 "
-      "ranks");
+      "ranks; interleaved 1F1B F=1000 B=2000 per stage as 2 chunks of 500 and 1000");
   for (const ScheduleCase& c : cases) {
     const std::string kind = c.kind;
     const bool dualpipe = kind == "dualpipe", v = kind == "dualpipev";
     const int ranks = v ? pp / 2 : pp;  // DualPipeV: the formula's PP counts stages, two per rank
     for (int n : {2 * ranks, 3 * ranks}) {
-      const sched::Schedule s = sched::make_schedule({c.kind, ranks, n});
+      const sched::Schedule s = sched::make_schedule({c.kind, ranks, n, c.v});
       const sched::Timeline t = sched::run_timeline(s, sched::unit_costs(c.f, c.b, c.w, c.fb));
       const TimeNs formula = bubble_formula(c, pp);
       // The ranks that idle exactly the formula (h ≥ PP/2 − 2, h = min(r, PP−1−r) for DualPipe, r for DualPipeV).
@@ -337,6 +340,10 @@ CheckGroup validate_schedules() {
       } else if (std::string(c.kind) == "zb1p") {
         ch.source = "reference/deepseek-v3.md §4: ZB1P bubble (PP−1)(F+B−2W)";
         ch.tolerance_reason = "exact: constant costs, N ≥ PP, W ≤ min(F, B−W) (ZB-H1's conditions)";
+      } else if (kind == "interleaved") {
+        ch.source = "Narayanan et al., Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM "
+                    "(SC'21): interleaved schedule's bubble (p−1)(tf+tb)/v";
+        ch.tolerance_reason = "exact: constant costs, N a multiple of PP (Megatron's condition)";
       } else if (dualpipe) {
         ch.source = "reference/deepseek-v3.md §4: DualPipe bubble (PP/2−1)(F&B+B−3W)";
         ch.tolerance_reason =

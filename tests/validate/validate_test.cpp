@@ -108,7 +108,7 @@ TEST(KernelGroup, LeaveOneOutOverEveryDeepGemmRow) {
 
 TEST(ScheduleGroup, BubbleFormulasHoldExactly) {
   const cs::CheckGroup g = cs::validate_schedules();
-  ASSERT_EQ(g.checks.size(), 8u);  // 4 schedules × 2 micro-batch counts
+  ASSERT_EQ(g.checks.size(), 10u);  // 5 schedules × 2 micro-batch counts
   for (const cs::Check& c : g.checks) {
     EXPECT_EQ(c.tolerance, 0);
     EXPECT_EQ(c.predicted, c.published) << c.name;
@@ -170,7 +170,7 @@ TEST(ValidateCommand, JsonHasTheFiveGroupsAndEveryGatedCheckPasses) {
     }
   }
   EXPECT_EQ(names, (std::set<std::string>{"model", "kernels", "network", "schedules", "training"}));
-  EXPECT_EQ(checks, 5u + 18u + 8u + 8u + 6u);
+  EXPECT_EQ(checks, 5u + 18u + 8u + 10u + 6u);
   EXPECT_EQ(j["failed"], 0);
 }
 
