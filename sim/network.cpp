@@ -157,7 +157,8 @@ void Network::set_uses(uint32_t s, std::span<const Use> uses) {
 
 int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   const int64_t id = next_id_;
-  const uint32_t s = start_flow_slot(req);
+  BatchCursor cursor;
+  const uint32_t s = start_flow_slot(req, cursor);
   Activity& a = record(s);
   a.id = id;
   a.start = q_.now();
@@ -165,14 +166,14 @@ int64_t Network::start_flow(const FlowRequest& req, DoneFn done) {
   return id;
 }
 
-uint32_t Network::start_flow_slot(const FlowRequest& req) {
+uint32_t Network::start_flow_slot(const FlowRequest& req, BatchCursor& cursor) {
   if (req.bytes < 0) throw negative_size(req);
   // The activity's record (id, start, callback) is made by start_flow only: a member of a start_flows set has none.
   const uint32_t s = new_slot();
   ++next_id_;
   const TimeNs at = init_flow<false>(s, req, link_bytes_.data(), nullptr);
   ++active_;
-  schedule_activation(s, at);
+  schedule_activation(s, at, cursor);
   return s;
 }
 
@@ -273,7 +274,8 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   a.not_before = a.start + alone;
   a.done = std::move(done);
   ++active_;
-  schedule_activation(s, q_.now() + latency);
+  BatchCursor cursor;
+  schedule_activation(s, q_.now() + latency, cursor);
   return id;
 }
 
@@ -297,18 +299,8 @@ void Network::start_flows(std::span<const FlowRequest> flows, DoneFn done) {
     if (f.bytes < 0) throw negative_size(f);
   const uint32_t j = reuse_or_append(joins_, free_joins_);
   joins_[j] = Join{flows.size(), q_.now(), 0, std::move(done)};
-  // Consecutive flows often start sharing at the same time: their batch is looked up once.
-  size_t batch = SIZE_MAX;
-  TimeNs batch_at = -1;
-  for (const FlowRequest& f : flows) {
-    const uint32_t s = new_slot();
-    ++next_id_;
-    const TimeNs at = init_flow<false>(s, f, link_bytes_.data(), nullptr);
-    hot_[s].join = j;
-    ++active_;
-    if (at != batch_at) batch_at = at, batch = activation_batch(at);
-    pending_[batch].second.push_back(s);
-  }
+  BatchCursor cursor;
+  for (const FlowRequest& f : flows) hot_[start_flow_slot(f, cursor)].join = j;
 }
 
 // A large set on the solver threads (routes without failures are closed-form, so neither the topology's cache of
@@ -348,13 +340,8 @@ void Network::start_flows_parallel(std::span<const FlowRequest> flows, DoneFn do
   }
   next_id_ += int64_t(n);
   active_ += n;
-  // Consecutive flows often start sharing at the same time: their batch is looked up once.
-  size_t batch = SIZE_MAX;
-  TimeNs batch_at = -1;
-  for (size_t i = 0; i < n; ++i) {
-    if (start_at_[i] != batch_at) batch_at = start_at_[i], batch = activation_batch(batch_at);
-    pending_[batch].second.push_back(start_slots_[i]);
-  }
+  BatchCursor cursor;
+  for (size_t i = 0; i < n; ++i) schedule_activation(start_slots_[i], start_at_[i], cursor);
 }
 
 void Network::start_chunks(size_t thread) {
@@ -391,8 +378,9 @@ void Network::start_chunks(size_t thread) {
   else q_.at(d.finish, [done = std::move(done), d] { done(d); });
 }
 
-[[gnu::always_inline]] inline void Network::schedule_activation(uint32_t slot, TimeNs at) {
-  pending_[activation_batch(at)].second.push_back(slot);
+[[gnu::always_inline]] inline void Network::schedule_activation(uint32_t slot, TimeNs at, BatchCursor& cursor) {
+  if (at != cursor.at) cursor.at = at, cursor.batch = activation_batch(at);
+  pending_[cursor.batch].second.push_back(slot);
 }
 
 size_t Network::activation_batch(TimeNs at) {
@@ -599,8 +587,7 @@ void Network::run_solves() {
   size_t work = 0;  // counted only where there are threads to share it
   if (!workers_.empty() && n_tasks_ > 1)
     for (size_t i = 0; i < n_tasks_; ++i) work += comps_[tasks_[i].comp].acts.size();
-  // Below a few thousand activities waking a thread costs more than it saves.
-  if (work >= 4096) {
+  if (work >= kParallelWork) {
     ++parallel_runs_;
     run_parallel(&Network::solve_tasks);
   } else {
@@ -1077,7 +1064,7 @@ void Network::wakeup(uint64_t token) {
   scan_horizon_ = horizon;
   // Scanning a group touches only its own activities (and reads the components), so groups are scanned on the
   // solver threads when there are many; what the scans found is applied below in the order of the groups.
-  if (!workers_.empty() && n_due > 1 && due_slots >= 4096) {
+  if (!workers_.empty() && n_due > 1 && due_slots >= kParallelWork) {
     run_parallel(&Network::scan_groups);
   } else {
     next_task_.store(0, std::memory_order_relaxed);

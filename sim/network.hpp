@@ -119,7 +119,13 @@ class Network {
     TimeNs start = 0, finish = 0;
     DoneFn done;
   };
-  uint32_t start_flow_slot(const FlowRequest& req);  // start_flow without the callback: the slot
+  // The pending activation batch a set's last flow went to: consecutive flows often start sharing at the same time,
+  // and then the batch is looked up once for them.
+  struct BatchCursor {
+    size_t batch = SIZE_MAX;
+    TimeNs at = -1;
+  };
+  uint32_t start_flow_slot(const FlowRequest& req, BatchCursor& cursor);  // start_flow without the callback: the slot
   template <bool kDelta>
   TimeNs init_flow(uint32_t slot, const FlowRequest& req, double* bytes, std::vector<LinkId>* touched);
   // Sets of at least this many flows are set up on the solver threads, in chunks of kStartChunk.
@@ -211,6 +217,9 @@ class Network {
   void commit_solve(SolveTask& t);
   void solver_loop(size_t thread);
   using Job = void (Network::*)(size_t thread);
+  // Solves and group scans go to the solver threads only from this many activities: below, waking a thread costs
+  // more than it saves.
+  static constexpr size_t kParallelWork = 4096;
   void run_parallel(Job job);  // the job on every solver thread (the caller's too) until all have returned
   void solve_tasks(size_t thread);  // takes tasks until none is left
   // The activities one solve gave rates to, with one heap entry at their earliest finish: a solve pushes one entry,
@@ -235,7 +244,7 @@ class Network {
   uint32_t new_slot();
   void take_slots(std::vector<uint32_t>& out);  // as many new slots as `out` holds, in the order new_slot gives them
   void free_slot(uint32_t s);
-  void schedule_activation(uint32_t slot, TimeNs at);
+  void schedule_activation(uint32_t slot, TimeNs at, BatchCursor& cursor);
   size_t activation_batch(TimeNs at);  // the pending batch that activates at `at`, made (and its event) when new
   void activate_batch(TimeNs at);
   void schedule_wakeup();
