@@ -130,16 +130,16 @@ void Network::free_slot(uint32_t s) {
   ++free_count_;
 }
 
-std::vector<uint32_t> Network::take_vector() {
-  if (spare_vectors_.empty()) return {};
-  std::vector<uint32_t> v = std::move(spare_vectors_.back());
-  spare_vectors_.pop_back();
+std::vector<uint32_t> Network::take_vector(Pool& pool) {
+  if (pool.empty()) return {};
+  std::vector<uint32_t> v = std::move(pool.back());
+  pool.pop_back();
   return v;
 }
 
-void Network::give_vector(std::vector<uint32_t>&& v) {
+void Network::give_vector(Pool& pool, std::vector<uint32_t>&& v) {
   v.clear();
-  if (v.capacity() > 0) spare_vectors_.push_back(std::move(v));
+  if (v.capacity() > 0) pool.push_back(std::move(v));
 }
 
 void Network::set_uses(uint32_t s, std::span<const Use> uses) {
@@ -318,6 +318,8 @@ void Network::start_flows_parallel(std::span<const FlowRequest> flows, DoneFn do
   start_join_ = j;
   start_slots_.resize(n);
   start_at_.resize(n);
+  start_grouped_.resize(n);
+  start_times_.resize((n + kStartChunk - 1) / kStartChunk);
   take_slots(start_slots_);
   if (scratch_[0].link_delta.size() != link_bytes_.size())
     for (Scratch& sc : scratch_) sc.link_delta.assign(link_bytes_.size(), 0.0);
@@ -340,8 +342,21 @@ void Network::start_flows_parallel(std::span<const FlowRequest> flows, DoneFn do
   }
   next_id_ += int64_t(n);
   active_ += n;
+  // In set order: chunk by chunk, a chunk's times in the order they first came in it, so every batch gets its flows
+  // in set order and new batches are made in the order their times first come, as one flow at a time does.
   BatchCursor cursor;
-  for (size_t i = 0; i < n; ++i) schedule_activation(start_slots_[i], start_at_[i], cursor);
+  for (size_t c = 0; c < start_times_.size(); ++c) {
+    const ChunkTimes& ct = start_times_[c];
+    size_t i = c * kStartChunk;
+    if (ct.n == kChunkUngrouped) {
+      for (const size_t e = std::min(n, i + kStartChunk); i < e; ++i)
+        schedule_activation(start_slots_[i], start_at_[i], cursor);
+      continue;
+    }
+    for (uint32_t k = 0; k < ct.n; i += ct.times[k].second, ++k)
+      schedule_activations(std::span<const uint32_t>(start_grouped_.data() + i, ct.times[k].second), ct.times[k].first,
+                           cursor);
+  }
 }
 
 void Network::start_chunks(size_t thread) {
@@ -351,15 +366,41 @@ void Network::start_chunks(size_t thread) {
     const size_t b = next_task_.fetch_add(kStartChunk, std::memory_order_relaxed);
     if (b >= n) return;
     const size_t e = std::min(n, b + kStartChunk);
+    ChunkTimes& ct = start_times_[b / kStartChunk];
+    ct.n = 0;
+    std::array<uint8_t, kStartChunk> which;  // each flow's time in ct.times
+    uint32_t k = 0;
+    bool ungrouped = false;
     for (size_t i = b; i < e; ++i) {
       const FlowRequest& f = start_set_[i];
-      if (f.bytes < 0) {
+      if (f.bytes < 0) {  // the set is refused: its grouping does not matter
         sc.bad_flow = std::min(sc.bad_flow, i);
         continue;
       }
-      start_at_[i] = init_flow<true>(start_slots_[i], f, sc.link_delta.data(), &sc.link_touched);
+      const TimeNs at = start_at_[i] = init_flow<true>(start_slots_[i], f, sc.link_delta.data(), &sc.link_touched);
       hot_[start_slots_[i]].join = start_join_;
+      if (ungrouped) continue;
+      if (k >= ct.n || ct.times[k].first != at) {
+        k = 0;
+        while (k < ct.n && ct.times[k].first != at) ++k;
+        if (k == ct.n) {
+          if (ct.n == kChunkTimes) {
+            ungrouped = true;
+            continue;
+          }
+          ct.times[ct.n++] = {at, 0};
+        }
+      }
+      ++ct.times[k].second;
+      which[i - b] = uint8_t(k);
     }
+    if (ungrouped || sc.bad_flow != SIZE_MAX) {
+      ct.n = kChunkUngrouped;
+      continue;
+    }
+    std::array<uint32_t, kChunkTimes> at_pos;
+    for (uint32_t t = 0, pos = uint32_t(b); t < ct.n; pos += ct.times[t].second, ++t) at_pos[t] = pos;
+    for (size_t i = b; i < e; ++i) start_grouped_[at_pos[which[i - b]]++] = start_slots_[i];
   }
 }
 
@@ -383,10 +424,16 @@ void Network::start_chunks(size_t thread) {
   pending_[cursor.batch].second.push_back(slot);
 }
 
+void Network::schedule_activations(std::span<const uint32_t> slots, TimeNs at, BatchCursor& cursor) {
+  if (at != cursor.at) cursor.at = at, cursor.batch = activation_batch(at);
+  std::vector<uint32_t>& batch = pending_[cursor.batch].second;
+  batch.insert(batch.end(), slots.begin(), slots.end());
+}
+
 size_t Network::activation_batch(TimeNs at) {
   for (size_t i = 0; i < pending_.size(); ++i)
     if (pending_[i].first == at) return i;
-  pending_.emplace_back(at, take_vector());
+  pending_.emplace_back(at, take_vector(spare_batches_));
   q_.at(at, [this, at] { activate_batch(at); });
   return pending_.size() - 1;
 }
@@ -421,9 +468,9 @@ void Network::activate_batch(TimeNs at) {
     const uint32_t c = link_comp_[size_t(l)];
     if (comps_[c].stamp != comp_stamp_) comps_[c].stamp = comp_stamp_, touched.push_back(c);
   }
-  give_vector(std::move(slots));
+  give_vector(spare_batches_, std::move(slots));
   if (!instant.empty()) {
-    std::vector<uint32_t> v = take_vector();
+    std::vector<uint32_t> v = take_vector(spare_vectors_);
     v.assign(instant.begin(), instant.end());
     for (uint32_t s : v) warm_[s].finish = at;  // nothing to carry: done when the latency is over
     arm_group(new_group(std::move(v)));
@@ -575,7 +622,7 @@ void Network::add_solve(uint32_t c, double keep) {
     epoch_ = 1;
   }
   t.epoch = epoch_;
-  t.act = take_vector();
+  t.act = take_vector(spare_vectors_);
   t.first = 0;
 }
 
@@ -639,7 +686,7 @@ void Network::solver_loop(size_t thread) {
 
 void Network::commit_solve(SolveTask& t) {
   if (t.act.empty()) {
-    give_vector(std::move(t.act));
+    give_vector(spare_vectors_, std::move(t.act));
     return;
   }
   ++solves_;
@@ -907,7 +954,7 @@ uint32_t Network::new_group(std::vector<uint32_t> slots) {
     warm_[s].group = g, warm_[s].group_gen = gen;
   }
   Group& grp = groups_[g];
-  give_vector(std::move(grp.slots));
+  give_vector(spare_vectors_, std::move(grp.slots));
   grp.slots = std::move(slots);
   grp.owned = uint32_t(n);
   return g;
@@ -917,7 +964,7 @@ void Network::free_group(uint32_t g) {
   Group& grp = groups_[g];
   grp.gen++;
   grp.owned = 0;
-  give_vector(std::move(grp.slots));
+  give_vector(spare_vectors_, std::move(grp.slots));
   grp.slots = {};
   free_groups_.push_back(g);
 }

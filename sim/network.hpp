@@ -10,6 +10,7 @@
 // route's latency, then shares bandwidth until its bytes are carried. Times are integer ns, finish times are
 // rounded up to the next ns.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <atomic>
 #include <condition_variable>
@@ -245,12 +246,14 @@ class Network {
   void take_slots(std::vector<uint32_t>& out);  // as many new slots as `out` holds, in the order new_slot gives them
   void free_slot(uint32_t s);
   void schedule_activation(uint32_t slot, TimeNs at, BatchCursor& cursor);
+  void schedule_activations(std::span<const uint32_t> slots, TimeNs at, BatchCursor& cursor);
   size_t activation_batch(TimeNs at);  // the pending batch that activates at `at`, made (and its event) when new
   void activate_batch(TimeNs at);
   void schedule_wakeup();
   void wakeup(uint64_t token);
-  std::vector<uint32_t> take_vector();
-  void give_vector(std::vector<uint32_t>&& v);
+  using Pool = std::vector<std::vector<uint32_t>>;
+  static std::vector<uint32_t> take_vector(Pool& pool);
+  static void give_vector(Pool& pool, std::vector<uint32_t>&& v);
 
   const Topology& topo_;
   EventQueue& q_;
@@ -298,10 +301,20 @@ class Network {
   bool stop_ = false;     // guarded by mu_
   std::atomic<size_t> next_task_{0};
   Job job_ = nullptr;  // written before a run's workers are woken (under mu_), read by them after
-  // The set start_flows_parallel works on: its flows, their slots and activation times.
+  // The set start_flows_parallel works on: its flows, their slots and activation times, and per chunk its slots
+  // grouped by activation time (the times in the order they first come, flows in set order within a time), so the
+  // calling thread schedules a chunk's activations a batch at a time instead of one flow at a time (reading one flow
+  // at a time what another thread wrote cost a third of setting up the set).
   std::span<const FlowRequest> start_set_;
   std::vector<uint32_t> start_slots_;
   std::vector<TimeNs> start_at_;
+  static constexpr uint32_t kChunkTimes = 8, kChunkUngrouped = UINT32_MAX;
+  struct ChunkTimes {
+    uint32_t n = 0;  // distinct activation times, or kChunkUngrouped (more than kChunkTimes: one flow at a time)
+    std::array<std::pair<TimeNs, uint32_t>, kChunkTimes> times;  // (time, flows)
+  };
+  std::vector<ChunkTimes> start_times_;
+  std::vector<uint32_t> start_grouped_;  // per chunk, its slots grouped by time
   uint32_t start_join_ = 0;
   std::atomic<size_t> busy_{0};  // workers still in the current run
   // Event scratch, kept between events so a round allocates nothing once warm.
@@ -335,7 +348,10 @@ class Network {
   uint64_t wakes_ = 0;
   std::vector<uint32_t> instant_scratch_, comps_scratch_, rebuilt_scratch_;
   std::vector<Member> members_scratch_;
-  std::vector<std::vector<uint32_t>> spare_vectors_;  // emptied slot lists of freed groups and activation batches
+  // Emptied slot lists, kept for their capacity: of groups and solves, and apart from them of activation batches
+  // (a few, and far longer: pooled together, a batch mostly got a group's short list and grew it every round, and
+  // the pool's lists crept up to a batch's length, 0.7 MB more memory a round).
+  Pool spare_vectors_, spare_batches_;
   std::vector<Completion> completions_;  // min-heap on (t, order)
   std::vector<Group> groups_;
   std::vector<uint32_t> free_groups_;
