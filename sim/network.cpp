@@ -218,7 +218,9 @@ TimeNs Network::init_flow(uint32_t s, const FlowRequest& req, double* bytes, std
       if (!shadowed_[size_t(r.ids[size_t(i)])]) uses[size_t(n_shared++)] = Use{r.ids[size_t(i)], w};
     set_uses(s, std::span<const Use>(uses.data(), size_t(n_shared)));  // makes a record: never on solver threads,
   }                                                                      // whose routes are closed-form (inline)
-  return q_.now() + r.latency_ns;
+  // What its activation would read of Warm is set now, so activating a batch reads and writes only Hot.
+  h.instant = n_shared == 0 || wm.remaining <= 0;
+  return wm.last = q_.now() + r.latency_ns;
 }
 
 int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
@@ -268,6 +270,8 @@ int64_t Network::start_coflow(std::span<const FlowRequest> flows, DoneFn done) {
   h.join = kNoJoin;
   for (Use& u : uses) u.weight /= bottleneck_bytes;
   set_uses(s, uses);
+  h.instant = h.n == 0 || bottleneck_bytes <= 0;
+  warm_[s].last = q_.now() + latency;
   Activity& a = record(s);
   const int64_t id = a.id = next_id_++;
   a.start = q_.now();
@@ -449,11 +453,8 @@ void Network::activate_batch(TimeNs at) {
   const size_t n_slots = slots.size();
   for (size_t x = 0; x < n_slots; ++x) {
     const uint32_t s = slots[x];
-    if (x + kAhead < n_slots) __builtin_prefetch(&hot_[slots[x + kAhead]], 1), __builtin_prefetch(&warm_[slots[x + kAhead]], 1);
-    Hot& h = hot_[s];
-    warm_[s].last = at;
-    h.rate = 0;
-    if (h.n == 0 || warm_[s].remaining <= 0) {
+    if (x + kAhead < n_slots) __builtin_prefetch(&hot_[slots[x + kAhead]], 1);
+    if (hot_[s].instant) {  // its rate is 0 and its Warm::last `at` since it started (init_flow, start_coflow)
       instant.push_back(s);
       continue;
     }
@@ -634,6 +635,11 @@ void Network::run_solves() {
   size_t work = 0;  // counted only where there are threads to share it
   if (!workers_.empty() && n_tasks_ > 1)
     for (size_t i = 0; i < n_tasks_; ++i) work += comps_[tasks_[i].comp].acts.size();
+  for (size_t i = 0; i < n_tasks_; ++i) {  // each task's group, in task order
+    SolveTask& t = tasks_[i];
+    t.group = reuse_or_append(groups_, free_groups_);
+    t.group_gen = ++groups_[t.group].gen;  // it was free: nothing belongs to it at its new generation
+  }
   if (work >= kParallelWork) {
     ++parallel_runs_;
     run_parallel(&Network::solve_tasks);
@@ -685,14 +691,26 @@ void Network::solver_loop(size_t thread) {
 }
 
 void Network::commit_solve(SolveTask& t) {
+  for (const SolveTask::Leave& l : t.left) {
+    Group& old = groups_[l.group];
+    if (old.gen != l.gen) continue;  // an earlier generation of the group
+    old.owned -= l.count;
+    if (old.owned == 0) free_group(l.group);
+  }
+  t.left.clear();
   if (t.act.empty()) {
+    free_group(t.group);
     give_vector(spare_vectors_, std::move(t.act));
     return;
   }
   ++solves_;
   solved_activities_ += t.act.size();
-  push_completion(new_group(std::move(t.act)), t.first);
+  Group& grp = groups_[t.group];
+  give_vector(spare_vectors_, std::move(grp.slots));
+  grp.owned = uint32_t(t.act.size());
+  grp.slots = std::move(t.act);
   t.act = {};
+  push_completion(t.group, t.first);
 }
 
 void Network::solve(SolveTask& task, Scratch& sc) {
@@ -925,6 +943,8 @@ void Network::solve(SolveTask& task, Scratch& sc) {
     }
   }
   TimeNs first = std::numeric_limits<TimeNs>::max();
+  const uint32_t group = task.group, group_gen = task.group_gen;
+  std::vector<SolveTask::Leave>& left = task.left;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t s = act[i];
     const double rate = a_rate[i];
@@ -932,6 +952,11 @@ void Network::solve(SolveTask& task, Scratch& sc) {
     Warm& w = warm_[s];
     w.finish = now + duration_ns(w.remaining, rate);
     first = std::min(first, w.finish);
+    if (w.group != UINT32_MAX) {  // leaves the group it was in (commit_solve counts it out)
+      if (!left.empty() && left.back().group == w.group && left.back().gen == w.group_gen) ++left.back().count;
+      else left.push_back(SolveTask::Leave{w.group, w.group_gen, 1});
+    }
+    w.group = group, w.group_gen = group_gen;
     if (rate <= 0 || hot[s].n == kOutOfLine) {
       ++comp.always;
     } else {

@@ -89,6 +89,7 @@ class Network {
     bool live = false;
     bool in_comp = false;      // sharing bandwidth (member of a component), not waiting out its latency
     uint8_t n = 0;             // inline links (all of weight w0: may keep its rate in a re-solve), or kOutOfLine
+    bool instant = false;      // nothing to share (no link or no bytes): done when its latency is over
     LinkId link[kInline];
     uint32_t rec = UINT32_MAX;  // its record in recs_, or kNoRec
   };
@@ -205,12 +206,20 @@ class Network {
   // every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs identically up
   // to that level, since the leavers' links all saturate at or above it). The solve fills `act` (the activities it
   // gave rates to) and `first` (their earliest finish); commit_solve makes their group.
+  // The solve also moves its activities into the task's group (made before the solves run, as solves may run on
+  // several threads) and counts, run by run, how many leave each group they were in; commit_solve applies the
+  // counts in that order, so groups are freed in the order one slot at a time frees them.
   struct SolveTask {
+    struct Leave {
+      uint32_t group, gen, count;
+    };
     uint32_t comp;
     double keep;
     uint32_t epoch;
     std::vector<uint32_t> act;
     TimeNs first;
+    uint32_t group, group_gen;
+    std::vector<Leave> left;
   };
   void add_solve(uint32_t c, double keep);
   void run_solves();  // the tasks added since the last run, on the solver threads, then committed in order
