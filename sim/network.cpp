@@ -491,14 +491,26 @@ uint32_t Network::new_comp() {
   return uint32_t(comps_.size() - 1);
 }
 
+// `to` followed by `from`, in whichever of the two lists already has room for both (components are reused with the
+// capacity of their lists: growing the one merged into while the other had room made every round allocate).
+template <class T>
+void append_keeping_capacity(std::vector<T>& to, std::vector<T>& from) {
+  if (to.capacity() < to.size() + from.size() && from.capacity() >= to.size() + from.size()) {
+    from.insert(from.begin(), to.begin(), to.end());
+    to.swap(from);
+    return;
+  }
+  to.insert(to.end(), from.begin(), from.end());
+}
+
 uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
   if (a == b) return a;
   if (comps_[a].links.size() + comps_[a].acts.size() < comps_[b].links.size() + comps_[b].acts.size()) std::swap(a, b);
   Comp& to = comps_[a];
   Comp& from = comps_[b];
   for (LinkId l : from.links) link_comp_[size_t(l)] = a;
-  to.links.insert(to.links.end(), from.links.begin(), from.links.end());
-  to.acts.insert(to.acts.end(), from.acts.begin(), from.acts.end());
+  append_keeping_capacity(to.links, from.links);
+  append_keeping_capacity(to.acts, from.acts);
   to.live += from.live;
   to.departed += from.departed;
   const double top = std::max(to.max_rate, from.max_rate);
