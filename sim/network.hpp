@@ -317,7 +317,7 @@ class Network {
   std::span<const FlowRequest> start_set_;
   std::vector<uint32_t> start_slots_;
   std::vector<TimeNs> start_at_;
-  static constexpr uint32_t kChunkTimes = 8, kChunkUngrouped = UINT32_MAX;
+  static constexpr uint32_t kChunkTimes = 4, kChunkUngrouped = UINT32_MAX;
   struct ChunkTimes {
     uint32_t n = 0;  // distinct activation times, or kChunkUngrouped (more than kChunkTimes: one flow at a time)
     std::array<std::pair<TimeNs, uint32_t>, kChunkTimes> times;  // (time, flows)

@@ -162,6 +162,39 @@ TEST(Network, SolverThreadsGiveTheResultsOfOne) {
 // Sets of at least a few thousand flows are set up on the solver threads (routes, activities, link byte counts);
 // finish times, link bytes and solves must be those of one thread, and a flow of negative size anywhere in a set
 // refuses the whole set without counting or scheduling any of it, on one thread or several.
+// A large set whose flows start sharing at many different times (routes within a node, a leaf, across leaves, each
+// direct and through PXN): its activations, grouped by time on the solver threads, and a chunk with more distinct
+// times than are grouped, which is scheduled a flow at a time, come out as on one thread.
+TEST(Network, LargeSetWithManyActivationTimesGivesTheResultsOfOneThread) {
+  Topology t(h800_cluster(40));  // two leaves per plane
+  std::vector<FlowRequest> flows;
+  auto gpu = [](int i) { return i < 32 ? i : 34 * 8 + (i - 32); };  // nodes 0-3 and 34-37
+  for (int a = 0; a < 64; ++a)
+    for (int b = 0; b < 64; ++b)
+      if (a != b)
+        flows.push_back(FlowRequest{gpu(a), gpu(b), int64_t(1) << 16 << (a % 3),
+                                    a >= 40 && (a + b) % 2 ? PathKind::pxn : PathKind::direct, uint64_t(a * 64 + b)});
+  std::set<TimeNs> latencies;
+  for (const FlowRequest& f : flows) latencies.insert(t.route(f.src_gpu, f.dst_gpu, f.path, f.hash).latency_ns);
+  ASSERT_GT(latencies.size(), 4u);  // more than a chunk groups
+  auto run = [&](int threads) {
+    EventQueue q;
+    NetworkOptions opt;
+    opt.solver_threads = threads;
+    Network net(t, q, opt);
+    std::vector<TimeNs> finish;
+    for (size_t lo = 0; lo < flows.size(); lo += 2048) {  // two sets, each set up on the solver threads
+      const std::span<const FlowRequest> set(flows.data() + lo, std::min<size_t>(2048, flows.size() - lo));
+      net.start_flows(set, [&finish](const FlowDone& d) { finish.push_back(d.finish); });
+    }
+    q.run();
+    return std::make_tuple(finish, net.solves(), net.solved_activities(), net.link_bytes());
+  };
+  const auto one = run(1);
+  EXPECT_EQ(std::get<0>(one).size(), 2u);
+  for (const int threads : {2, 3}) EXPECT_EQ(run(threads), one) << threads << " threads";
+}
+
 TEST(Network, LargeSetsStartedOnSolverThreadsGiveTheResultsOfOne) {
   Topology t(h800_cluster(24));
   std::vector<std::vector<FlowRequest>> sets;
