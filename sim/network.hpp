@@ -205,7 +205,7 @@ class Network {
   // One component to re-solve. Single-weight activities with rate < keep keep their rates: when activities leave,
   // every activity bottlenecked below the lowest leaving rate is unaffected (progressive filling runs identically up
   // to that level, since the leavers' links all saturate at or above it). The solve fills `act` (the activities it
-  // gave rates to) and `first` (their earliest finish); commit_solve makes their group.
+  // gave rates to) and `first` (their earliest finish); commit_solve arms their group.
   // The solve also moves its activities into the task's group (made before the solves run, as solves may run on
   // several threads) and counts, run by run, how many leave each group they were in; commit_solve applies the
   // counts in that order, so groups are freed in the order one slot at a time frees them.
@@ -359,7 +359,7 @@ class Network {
   std::vector<Member> members_scratch_;
   // Emptied slot lists, kept for their capacity: of groups and solves, and apart from them of activation batches
   // (a few, and far longer: pooled together, a batch mostly got a group's short list and grew it every round, and
-  // the pool's lists crept up to a batch's length, 0.7 MB more memory a round).
+  // the pool's lists crept up to a batch's length: 57 MB more memory from round 60 to 200 of a 129,024-flow round).
   Pool spare_vectors_, spare_batches_;
   std::vector<Completion> completions_;  // min-heap on (t, order)
   std::vector<Group> groups_;

@@ -159,12 +159,9 @@ TEST(Network, SolverThreadsGiveTheResultsOfOne) {
   EXPECT_THROW(Network(t, q, NetworkOptions{NetworkMode::flow, 0, false, 0}), std::invalid_argument);
 }
 
-// Sets of at least a few thousand flows are set up on the solver threads (routes, activities, link byte counts);
-// finish times, link bytes and solves must be those of one thread, and a flow of negative size anywhere in a set
-// refuses the whole set without counting or scheduling any of it, on one thread or several.
-// A large set whose flows start sharing at many different times (routes within a node, a leaf, across leaves, each
-// direct and through PXN): its activations, grouped by time on the solver threads, and a chunk with more distinct
-// times than are grouped, which is scheduled a flow at a time, come out as on one thread.
+// A large set whose chunks start sharing at more distinct times than a chunk groups (routes within a node, a leaf,
+// across leaves, direct and through PXN): its chunks are scheduled a flow at a time, and the results are one
+// thread's. (Chunks grouped by time are covered by LargeSetsStartedOnSolverThreadsGiveTheResultsOfOne: 3 times.)
 TEST(Network, LargeSetWithManyActivationTimesGivesTheResultsOfOneThread) {
   Topology t(h800_cluster(40));  // two leaves per plane
   std::vector<FlowRequest> flows;
@@ -195,6 +192,9 @@ TEST(Network, LargeSetWithManyActivationTimesGivesTheResultsOfOneThread) {
   for (const int threads : {2, 3}) EXPECT_EQ(run(threads), one) << threads << " threads";
 }
 
+// Sets of at least a few thousand flows are set up on the solver threads (routes, activities, link byte counts);
+// finish times, link bytes and solves must be those of one thread, and a flow of negative size anywhere in a set
+// refuses the whole set without counting or scheduling any of it, on one thread or several.
 TEST(Network, LargeSetsStartedOnSolverThreadsGiveTheResultsOfOne) {
   Topology t(h800_cluster(24));
   std::vector<std::vector<FlowRequest>> sets;
