@@ -130,18 +130,6 @@ void Network::free_slot(uint32_t s) {
   ++free_count_;
 }
 
-std::vector<uint32_t> Network::take_vector(Pool& pool) {
-  if (pool.empty()) return {};
-  std::vector<uint32_t> v = std::move(pool.back());
-  pool.pop_back();
-  return v;
-}
-
-void Network::give_vector(Pool& pool, std::vector<uint32_t>&& v) {
-  v.clear();
-  if (v.capacity() > 0) pool.push_back(std::move(v));
-}
-
 void Network::set_uses(uint32_t s, std::span<const Use> uses) {
   Hot& h = hot_[s];
   h.w0 = uses.empty() ? 0.0 : uses[0].weight;
@@ -424,20 +412,23 @@ void Network::start_chunks(size_t thread) {
 }
 
 [[gnu::always_inline]] inline void Network::schedule_activation(uint32_t slot, TimeNs at, BatchCursor& cursor) {
-  if (at != cursor.at) cursor.at = at, cursor.batch = activation_batch(at);
+  if (at != cursor.at) cursor.at = at, cursor.batch = activation_batch(at, 1);
   pending_[cursor.batch].second.push_back(slot);
 }
 
 void Network::schedule_activations(std::span<const uint32_t> slots, TimeNs at, BatchCursor& cursor) {
-  if (at != cursor.at) cursor.at = at, cursor.batch = activation_batch(at);
+  if (at != cursor.at) cursor.at = at, cursor.batch = activation_batch(at, slots.size());
   std::vector<uint32_t>& batch = pending_[cursor.batch].second;
+  spare_batches_.reserve_more(batch, slots.size());
   batch.insert(batch.end(), slots.begin(), slots.end());
 }
 
-size_t Network::activation_batch(TimeNs at) {
+size_t Network::activation_batch(TimeNs at, size_t first) {
   for (size_t i = 0; i < pending_.size(); ++i)
     if (pending_[i].first == at) return i;
-  pending_.emplace_back(at, take_vector(spare_batches_));
+  // A list for the slots it starts with; it grows through the spare lists as more come (the largest spare would not
+  // do: batches come in start order, not in order of length, and the longest batch got a short list and grew it).
+  pending_.emplace_back(at, spare_batches_.take(first));
   q_.at(at, [this, at] { activate_batch(at); });
   return pending_.size() - 1;
 }
@@ -469,9 +460,9 @@ void Network::activate_batch(TimeNs at) {
     const uint32_t c = link_comp_[size_t(l)];
     if (comps_[c].stamp != comp_stamp_) comps_[c].stamp = comp_stamp_, touched.push_back(c);
   }
-  give_vector(spare_batches_, std::move(slots));
+  spare_batches_.give(std::move(slots));
   if (!instant.empty()) {
-    std::vector<uint32_t> v = take_vector(spare_vectors_);
+    std::vector<uint32_t> v = spare_vectors_.take(instant.size());
     v.assign(instant.begin(), instant.end());
     for (uint32_t s : v) warm_[s].finish = at;  // nothing to carry: done when the latency is over
     arm_group(new_group(std::move(v)));
@@ -510,6 +501,9 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
   Comp& from = comps_[b];
   for (LinkId l : from.links) link_comp_[size_t(l)] = a;
   append_keeping_capacity(to.links, from.links);
+  if (to.acts.capacity() < to.acts.size() + from.acts.size() &&
+      from.acts.capacity() < to.acts.size() + from.acts.size())
+    spare_members_.reserve_more(to.acts, from.acts.size());
   append_keeping_capacity(to.acts, from.acts);
   to.live += from.live;
   to.departed += from.departed;
@@ -535,6 +529,7 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
     for_uses(s, [&](LinkId l, double) {
       if (link_comp_[size_t(l)] == kNoComp) link_comp_[size_t(l)] = c, comp.links.push_back(l);
     });
+  if (comp.acts.size() == comp.acts.capacity()) spare_members_.reserve_more(comp.acts, 1);
   comp.acts.push_back(Member{s, hot_[s].gen});
   ++comp.live;
   ++comp.always;  // not solved yet (a rebuild re-joins solved ones: counting them too only forgoes a skip)
@@ -550,7 +545,7 @@ void Network::dissolve_comp(uint32_t c) {
 void Network::release_comp(uint32_t c) {
   Comp& comp = comps_[c];
   comp.links.clear();  // keeping their capacity for the next component made here
-  comp.acts.clear();
+  spare_members_.give(std::move(comp.acts));  // for whichever component grows to its length
   comp.live = comp.departed = 0;
   comp.stamp = 0;
   comp.max_rate = 0, comp.at_max = comp.always = 0;
@@ -635,7 +630,7 @@ void Network::add_solve(uint32_t c, double keep) {
     epoch_ = 1;
   }
   t.epoch = epoch_;
-  t.act = take_vector(spare_vectors_);
+  t.act = spare_vectors_.take(comps_[c].acts.size());  // what the solve can list
   t.first = 0;
 }
 
@@ -712,13 +707,13 @@ void Network::commit_solve(SolveTask& t) {
   t.left.clear();
   if (t.act.empty()) {
     free_group(t.group);
-    give_vector(spare_vectors_, std::move(t.act));
+    spare_vectors_.give(std::move(t.act));
     return;
   }
   ++solves_;
   solved_activities_ += t.act.size();
   Group& grp = groups_[t.group];
-  give_vector(spare_vectors_, std::move(grp.slots));
+  spare_vectors_.give(std::move(grp.slots));
   grp.owned = uint32_t(t.act.size());
   grp.slots = std::move(t.act);
   t.act = {};
@@ -991,7 +986,7 @@ uint32_t Network::new_group(std::vector<uint32_t> slots) {
     warm_[s].group = g, warm_[s].group_gen = gen;
   }
   Group& grp = groups_[g];
-  give_vector(spare_vectors_, std::move(grp.slots));
+  spare_vectors_.give(std::move(grp.slots));
   grp.slots = std::move(slots);
   grp.owned = uint32_t(n);
   return g;
@@ -1001,7 +996,7 @@ void Network::free_group(uint32_t g) {
   Group& grp = groups_[g];
   grp.gen++;
   grp.owned = 0;
-  give_vector(spare_vectors_, std::move(grp.slots));
+  spare_vectors_.give(std::move(grp.slots));
   grp.slots = {};
   free_groups_.push_back(g);
 }

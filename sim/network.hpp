@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sim/event_queue.hpp"
+#include "sim/spare_lists.hpp"
 #include "sim/topology.hpp"
 
 namespace cs {
@@ -256,13 +257,11 @@ class Network {
   void free_slot(uint32_t s);
   void schedule_activation(uint32_t slot, TimeNs at, BatchCursor& cursor);
   void schedule_activations(std::span<const uint32_t> slots, TimeNs at, BatchCursor& cursor);
-  size_t activation_batch(TimeNs at);  // the pending batch that activates at `at`, made (and its event) when new
+  // The pending batch that activates at `at`, made (and its event) when new, to be given `first` slots.
+  size_t activation_batch(TimeNs at, size_t first);
   void activate_batch(TimeNs at);
   void schedule_wakeup();
   void wakeup(uint64_t token);
-  using Pool = std::vector<std::vector<uint32_t>>;
-  static std::vector<uint32_t> take_vector(Pool& pool);
-  static void give_vector(Pool& pool, std::vector<uint32_t>&& v);
 
   const Topology& topo_;
   EventQueue& q_;
@@ -357,10 +356,12 @@ class Network {
   uint64_t wakes_ = 0;
   std::vector<uint32_t> instant_scratch_, comps_scratch_, rebuilt_scratch_;
   std::vector<Member> members_scratch_;
-  // Emptied slot lists, kept for their capacity: of groups and solves, and apart from them of activation batches
-  // (a few, and far longer: pooled together, a batch mostly got a group's short list and grew it every round, and
-  // the pool's lists crept up to a batch's length: 57 MB more memory from round 60 to 200 of a 129,024-flow round).
-  Pool spare_vectors_, spare_batches_;
+  // Emptied lists, kept for their capacity (spare_lists.hpp): slot lists of groups and solves, and apart from them of
+  // activation batches (a few, and far longer: pooled together, a batch mostly got a group's short list and grew it
+  // every round, and the pool's lists crept up to a batch's length: 57 MB more memory from round 60 to 200 of a
+  // 129,024-flow round); components' member lists.
+  SpareLists<uint32_t> spare_vectors_, spare_batches_;
+  SpareLists<Member> spare_members_;
   std::vector<Completion> completions_;  // min-heap on (t, order)
   std::vector<Group> groups_;
   std::vector<uint32_t> free_groups_;
