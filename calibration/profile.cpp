@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -13,10 +14,23 @@ namespace cs {
 
 using nlohmann::json;
 
-ProfileError::ProfileError(std::string file, std::string field, const std::string& what)
-    : std::runtime_error(fmt::format("{}: {}: {}", file, field.empty() ? "(document)" : field, what)),
+ProfileError::ProfileError(std::string file, std::string field, const std::string& what, int line)
+    : std::runtime_error(fmt::format("{}{}: {}: {}", file, line > 0 ? fmt::format(":{}", line) : "",
+                                     field.empty() ? "(document)" : field, what)),
       file_(std::move(file)),
-      field_(std::move(field)) {}
+      field_(std::move(field)),
+      detail_(what),
+      line_(line) {}
+
+int JsonLines::line_of(std::string field) const {
+  for (;;) {
+    if (const auto it = lines_.find(field); it != lines_.end()) return it->second;
+    if (field.empty()) return 0;
+    // The field holding it: "a.b[2]" → "a.b", "a.b" → "a", "a" → "".
+    const size_t cut = field.back() == ']' ? field.rfind('[') : field.rfind('.');
+    field.resize(cut == std::string::npos ? 0 : cut);
+  }
+}
 
 const std::vector<std::string>& kernel_names() {
   static const std::vector<std::string> names = {
@@ -190,9 +204,35 @@ KernelRecord read_record(const json& j, const std::string& file, size_t index, i
 
 }  // namespace
 
-json parse_json_text(const std::string& text, const std::string& file) {
+namespace {
+// A char iterator over the text that records how far the parser has read it: nlohmann's parser callback is not told
+// where it is, but at each event the parser has just read the token that made it.
+struct ReadIterator {
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+  const char* p = nullptr;
+  const char** furthest = nullptr;
+  reference operator*() const { return *p; }
+  ReadIterator& operator++() {
+    if (++p > *furthest) *furthest = p;
+    return *this;
+  }
+  ReadIterator operator++(int) {
+    ReadIterator before = *this;
+    ++*this;
+    return before;
+  }
+  bool operator==(const ReadIterator& o) const { return p == o.p; }
+  bool operator!=(const ReadIterator& o) const { return p != o.p; }
+};
+}  // namespace
+
+json parse_json_text(const std::string& text, const std::string& file, JsonLines* lines) {
   // Where the parser is: one level per open object or array, with the key being read or the element count, so a
-  // repeated key can be named by its field path (the parser's callback is not told line numbers).
+  // field is named by its path.
   struct Level {
     bool object;
     size_t index = 0;
@@ -200,44 +240,67 @@ json parse_json_text(const std::string& text, const std::string& file) {
     std::set<std::string> keys;
   };
   std::vector<Level> levels;
-  auto field = [&](const std::string& key) {
+  // The path of the levels' current fields, the innermost `depth` levels left out.
+  auto path = [&](size_t depth) {
     std::string p;
-    for (size_t i = 0; i + 1 < levels.size(); ++i)
+    for (size_t i = 0; i + depth < levels.size(); ++i)
       p += levels[i].object ? (p.empty() ? "" : ".") + levels[i].key : fmt::format("[{}]", levels[i].index);
+    return p;
+  };
+  auto field = [&](const std::string& key) {
+    const std::string p = path(1);
     return p.empty() ? key : p + "." + key;
+  };
+  // The line of the token the parser read last (its last character: a number is ended by reading one past it).
+  const char* furthest = text.data();
+  const char* counted = text.data();
+  int line = 1;
+  auto token_line = [&] {
+    const char* last = furthest > text.data() ? furthest - 1 : furthest;
+    for (; counted < last; ++counted) line += *counted == '\n';
+    return line;
   };
   auto check = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: levels.push_back(Level{true, 0, {}, {}}); break;
-      case json::parse_event_t::array_start: levels.push_back(Level{false, 0, {}, {}}); break;
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (lines && (levels.empty() || !levels.back().object)) lines->add(path(0), token_line());  // an element
+        levels.push_back(Level{event == json::parse_event_t::object_start, 0, {}, {}});
+        break;
       case json::parse_event_t::key: {
         Level& l = levels.back();
         l.key = parsed.get<std::string>();
         if (!l.keys.insert(l.key).second)
-          throw ProfileError(file, field(l.key), "duplicate key; a key may appear only once in an object");
+          throw ProfileError(file, field(l.key), "duplicate key; a key may appear only once in an object",
+                             token_line());
+        if (lines) lines->add(field(l.key), token_line());
         break;
       }
       case json::parse_event_t::object_end:
       case json::parse_event_t::array_end:
         levels.pop_back();
-        [[fallthrough]];
-      case json::parse_event_t::value:
         if (!levels.empty() && !levels.back().object) ++levels.back().index;
+        break;
+      case json::parse_event_t::value:
+        if (levels.empty() || levels.back().object) break;
+        if (lines) lines->add(path(0), token_line());  // an element
+        ++levels.back().index;
         break;
     }
     return true;
   };
   try {
-    return json::parse(text, check);
+    ReadIterator first{text.data(), &furthest}, last{text.data() + text.size(), &furthest};
+    return json::parse(first, last, check);
   } catch (const json::parse_error& e) {
     const size_t upto = std::min(text.size(), size_t(e.byte));
-    const long line = 1 + std::count(text.begin(), text.begin() + long(upto), '\n');
-    throw ProfileError(file, "", fmt::format("JSON syntax error at line {}: {}", line, e.what()));
+    const long at = 1 + std::count(text.begin(), text.begin() + long(upto), '\n');
+    throw ProfileError(file, "", fmt::format("JSON syntax error: {}", e.what()), int(at));
   }
 }
 
-Profile parse_profile(const std::string& text, const std::string& file) {
-  const json doc = parse_json_text(text, file);
+namespace {
+Profile read_profile(const json& doc, const std::string& file) {
   Obj root(doc, file, "");
   Profile p;
   p.file = file;
@@ -313,6 +376,14 @@ Profile parse_profile(const std::string& text, const std::string& file) {
   }
   root.finish();
   return p;
+}
+
+}  // namespace
+
+Profile parse_profile(const std::string& text, const std::string& file) {
+  JsonLines lines;
+  const json doc = parse_json_text(text, file, &lines);
+  return with_lines(lines, [&] { return read_profile(doc, file); });
 }
 
 Profile load_profile(const std::string& path) {

@@ -7,20 +7,27 @@
 #include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace cs {
 
 // Bad profile: names the file, the record (or section) and the field, and says what is allowed.
+// "file:line: field: what" (no line where there is no text to point into: a file that cannot be opened).
 class ProfileError : public std::runtime_error {
  public:
-  ProfileError(std::string file, std::string field, const std::string& what);
+  ProfileError(std::string file, std::string field, const std::string& what, int line = 0);
   const std::string& file() const { return file_; }
   const std::string& field() const { return field_; }  // e.g. "records[12].shape.m"
+  int line() const { return line_; }                   // 1-based; 0 when not known
+  const std::string& detail() const { return detail_; }
+  ProfileError at_line(int line) const { return ProfileError(file_, field_, detail_, line); }
 
  private:
   std::string file_;
   std::string field_;
+  std::string detail_;
+  int line_;
 };
 
 // The shape a kernel ran at. GEMM: m×n×k, `count` groups (experts) of m rows each. Attention: batch, seq, heads,
@@ -90,9 +97,35 @@ bool kernel_is_compute_bound(const std::string& kernel);
 // FLOPs of a GEMM or attention record's shape (0 for memory-bound kernels).
 double record_flops(const std::string& kernel, const std::string& role, const KernelShape& s);
 
-// JSON text → document. A syntax error (with its line) or an object that gives one key twice (nlohmann would keep
-// the last value without a word) throws ProfileError naming `file` and, for the key, its field path.
-nlohmann::json parse_json_text(const std::string& json_text, const std::string& file);
+// Where the fields of a JSON text are: the line of each key, and of each array element's first character, by field
+// path ("records[3]", "records[3].shape.m"; "" is the top-level value).
+class JsonLines {
+ public:
+  void add(const std::string& field, int line) { lines_.emplace(field, line); }
+  // The field's line, else that of the nearest field holding it (a missing key: the object it is missing from); 0
+  // when none is known.
+  int line_of(std::string field) const;
+
+ private:
+  std::unordered_map<std::string, int> lines_;
+};
+
+// JSON text → document. A syntax error or an object that gives one key twice (nlohmann would keep the last value
+// without a word) throws ProfileError naming `file`, the line and, for the key, its field path. `lines`, when given,
+// is filled with every field's line.
+nlohmann::json parse_json_text(const std::string& json_text, const std::string& file, JsonLines* lines = nullptr);
+
+// Runs `read` (which reads a document parse_json_text made) and gives a ProfileError it throws without a line the
+// line of its field.
+template <class F>
+auto with_lines(const JsonLines& lines, F&& read) {
+  try {
+    return read();
+  } catch (const ProfileError& e) {
+    if (e.line() > 0) throw;
+    throw e.at_line(lines.line_of(e.field()));
+  }
+}
 
 // Text → Profile; throws ProfileError naming `file`, the record index and the field.
 Profile parse_profile(const std::string& json_text, const std::string& file);

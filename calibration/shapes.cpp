@@ -85,10 +85,10 @@ std::string shape_list_to_json(const ShapeList& s) {
   return j.dump(1) + "\n";
 }
 
-ShapeList parse_shape_list(const std::string& text, const std::string& file) {
+namespace {
+ShapeList read_shape_list(json doc, const std::string& file) {
   // The list is edited by hand (to time extra shapes), so a field the harness would not read is an error rather than
   // dropped: an entry's own "sms" or a misspelt key would otherwise be ignored without a word.
-  json doc = parse_json_text(text, file);
   auto only = [&](const json& obj, const std::string& path, const std::vector<std::string>& allowed,
                   const std::string& why) {
     if (!obj.is_object())
@@ -170,11 +170,10 @@ ShapeList parse_shape_list(const std::string& text, const std::string& file) {
     try {
       r = parse_profile(one.dump(), file).records.at(0);
     } catch (const ProfileError& err) {
-      // records[0].… is this entry; the message after "file: field: " stays as it is.
+      // records[0].… is this entry; the message stays as it is, the line is the entry's field's in this file (the
+      // wrapper's own line is not).
       const std::string& field = err.field();
-      const std::string what = err.what();
-      const size_t prefix = file.size() + 2 + (field.empty() ? std::string("(document)") : field).size() + 2;
-      throw ProfileError(file, field.rfind("records[0]", 0) == 0 ? at + field.substr(10) : at, what.substr(prefix));
+      throw ProfileError(file, field.rfind("records[0]", 0) == 0 ? at + field.substr(10) : at, err.detail());
     }
     for (size_t j = 0; j < out.entries.size(); ++j) {
       const ShapeEntry& q = out.entries[j];
@@ -188,6 +187,13 @@ ShapeList parse_shape_list(const std::string& text, const std::string& file) {
     out.entries.push_back(ShapeEntry{r.kernel, r.role, r.shape, names});
   }
   return out;
+}
+}  // namespace
+
+ShapeList parse_shape_list(const std::string& text, const std::string& file) {
+  JsonLines lines;
+  json doc = parse_json_text(text, file, &lines);
+  return with_lines(lines, [&] { return read_shape_list(std::move(doc), file); });
 }
 
 ShapeList load_shape_list(const std::string& path) {

@@ -2,6 +2,7 @@
 // the shape list a scenario produces.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -91,7 +92,15 @@ TEST_F(CalibrateCli, MalformedProfileNamesRecordAndField) {
   const auto path = write("bad.json", bad);
   const Outcome r = run("calibrate compare " + path + " " + path);
   EXPECT_EQ(r.rc, 2) << r.out;
-  EXPECT_NE(r.out.find(path + ": records[0].sms: expected an integer"), std::string::npos) << r.out;
+  // The line of the bad value in the file as written.
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = text.find("\"all\"");
+  ASSERT_NE(at, std::string::npos);
+  const long line = 1 + std::count(text.begin(), text.begin() + long(at), '\n');
+  EXPECT_GT(line, 1);
+  EXPECT_NE(r.out.find(path + ":" + std::to_string(line) + ": records[0].sms: expected an integer"), std::string::npos)
+      << r.out;
 }
 
 TEST_F(CalibrateCli, CheckCountsTheScenarioOps) {
@@ -233,6 +242,38 @@ TEST(ShapeList, DuplicateKeyNamesIt) {
   }
 }
 
+// An error in an entry (read as a profile record inside) names the entry's line in the list's own file.
+TEST(ShapeList, AnEntryErrorNamesItsLineInTheList) {
+  const cs::Scenario s = cs::load_scenario(std::string(CLUSTERSIM_SOURCE_DIR) + "/scenarios/deepseek-v3.yaml");
+  json d = json::parse(cs::shape_list_to_json(cs::build_shape_list(s.model, cs::ops_context(s.layout), s.layout.pp, {132})));
+  d["entries"][3]["shape"]["m"] = -7;
+  d["entries"][5]["role"] = "sideways";
+  const std::string text = d.dump(1);
+  auto line_of = [&](const std::string& what) {
+    const size_t at = text.find(what);
+    return at == std::string::npos ? -1 : 1 + int(std::count(text.begin(), text.begin() + long(at), '\n'));
+  };
+  try {
+    cs::parse_shape_list(text, "s.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const cs::ProfileError& e) {
+    EXPECT_EQ(e.field(), "entries[3].shape.m") << e.what();
+    EXPECT_GT(line_of("\"m\": -7"), 1);
+    EXPECT_EQ(e.line(), line_of("\"m\": -7")) << e.what();
+  }
+  d["entries"][3]["shape"]["m"] = 64;
+  const std::string text2 = d.dump(1);
+  try {
+    cs::parse_shape_list(text2, "s.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const cs::ProfileError& e) {
+    EXPECT_EQ(e.field(), "entries[5].role") << e.what();
+    const size_t at = text2.find("\"role\": \"sideways\"");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_EQ(e.line(), 1 + int(std::count(text2.begin(), text2.begin() + long(at), '\n'))) << e.what();
+  }
+}
+
 // A shape list is edited by hand to time extra shapes: what the harness would not read is refused with the field and
 // what is allowed, not dropped (an entry's own "sms" was silently replaced, a misspelt top-level key ignored).
 TEST(ShapeList, FieldsTheHarnessWouldNotReadAreRefused) {
@@ -263,7 +304,8 @@ TEST(ShapeList, FieldsTheHarnessWouldNotReadAreRefused) {
       ADD_FAILURE() << field << " was accepted";
     } catch (const cs::ProfileError& e) {
       EXPECT_EQ(e.field(), field) << e.what();
-      EXPECT_NE(std::string(e.what()).find("dir: odd/s.json: " + field + ": " + says), std::string::npos) << e.what();
+      EXPECT_EQ(e.line(), 1) << e.what();  // the text is one line
+      EXPECT_NE(std::string(e.what()).find("dir: odd/s.json:1: " + field + ": " + says), std::string::npos) << e.what();
     } catch (const std::exception& e) {
       ADD_FAILURE() << field << ": not a ProfileError: " << e.what();
     }

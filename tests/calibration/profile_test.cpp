@@ -1,7 +1,9 @@
 // Profile loading and validation: malformed profiles fail with the file, the record index / field path and what is
 // allowed; a valid profile survives a write/read round trip.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "calibration/profile.hpp"
@@ -17,6 +19,8 @@ struct Bad {
   std::function<void(json&)> edit;
   std::string field;  // expected ProfileError::field()
   std::string says;   // expected substring of the message
+  std::string at;     // text on the line the error names (its first occurrence in the indented document) ...
+  int below = 0;      // ... or this many lines below it (an array element's line is that of its '{')
 };
 void PrintTo(const Bad& b, std::ostream* os) { *os << b.name; }
 
@@ -27,62 +31,67 @@ TEST_P(Malformed, NamesFileRecordFieldAndWhatIsAllowed) {
   json doc = base_profile();
   doc["records"].push_back(gemm_record(64, 2112, 7168, 9000));
   b.edit(doc);
+  const std::string text = doc.dump(1);  // one field a line, keys in alphabetical order
+  const size_t at = text.find(b.at);
+  ASSERT_NE(at, std::string::npos) << b.at << " not in\n" << text;
+  const int line = 1 + int(std::count(text.begin(), text.begin() + long(at), '\n')) + b.below;
   try {
-    cs::parse_profile(doc.dump(), "bad.json");
-    FAIL() << "accepted: " << doc.dump();
+    cs::parse_profile(text, "bad.json");
+    FAIL() << "accepted: " << text;
   } catch (const cs::ProfileError& e) {
     EXPECT_EQ(e.file(), "bad.json");
     EXPECT_EQ(e.field(), b.field) << e.what();
+    EXPECT_EQ(e.line(), line) << e.what() << "\n" << text;
     EXPECT_NE(std::string(e.what()).find(b.says), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind(fmt::format("bad.json:{}: {}: ", line, b.field), 0), 0u) << e.what();
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Profiles, Malformed,
     ::testing::Values(
-        Bad{"WrongFormat", [](json& d) { d["format"] = "v0"; }, "format", "clustersim-profile/1"},
-        Bad{"NoName", [](json& d) { d.erase("name"); }, "name", "missing"},
-        Bad{"BadMethod", [](json& d) { d["method"] = "guessed"; }, "method", "measured, published"},
-        Bad{"DeviceSmsZero", [](json& d) { d["device"]["sms"] = 0; }, "device.sms", "allowed range"},
+        Bad{"WrongFormat", [](json& d) { d["format"] = "v0"; }, "format", "clustersim-profile/1", "\"format\": \"v0\""},
+        Bad{"NoName", [](json& d) { d.erase("name"); }, "name", "missing", "{"},
+        Bad{"BadMethod", [](json& d) { d["method"] = "guessed"; }, "method", "measured, published", "\"method\": \"guessed\""},
+        Bad{"DeviceSmsZero", [](json& d) { d["device"]["sms"] = 0; }, "device.sms", "allowed range", "\"sms\": 0"},
         Bad{"SaturationAboveSms", [](json& d) { d["memory_saturation_sms"]["value"] = 500; },
-            "memory_saturation_sms.value", "allowed range"},
-        Bad{"NoDefaultMemory", [](json& d) { d["efficiencies"].erase(1); }, "efficiencies", "default"},
+            "memory_saturation_sms.value", "allowed range", "\"value\": 500"},
+        Bad{"NoDefaultMemory", [](json& d) { d["efficiencies"].erase(1); }, "efficiencies", "default", "\"efficiencies\""},
         Bad{"EfficiencyAboveOne", [](json& d) { d["efficiencies"][0]["value"] = 1.5; }, "efficiencies[0].value",
-            "allowed range"},
+            "allowed range", "\"value\": 1.5"},
         Bad{"EfficiencyUnknownOp", [](json& d) { d["efficiencies"][0]["op"] = "magic"; }, "efficiencies[0].op",
-            "gemm"},
+            "gemm", "\"op\": \"magic\""},
         Bad{"UnknownKernel", [](json& d) { d["records"][0]["kernel"] = "gemm_fp4"; }, "records[0].kernel",
-            "gemm_fp8"},
+            "gemm_fp8", "\"kernel\": \"gemm_fp4\""},
         Bad{"GemmRoleForward", [](json& d) { d["records"][0]["role"] = "forward"; }, "records[0].role",
-            "fprop, dgrad, wgrad"},
-        Bad{"NegativeM", [](json& d) { d["records"][0]["shape"]["m"] = -4; }, "records[0].shape.m", "allowed range"},
-        Bad{"FractionalK", [](json& d) { d["records"][0]["shape"]["k"] = 7.5; }, "records[0].shape.k", "integer"},
-        Bad{"ShapeTypo", [](json& d) { d["records"][0]["shape"]["nn"] = 1; }, "records[0].shape.nn", "unknown field"},
-        Bad{"SmsAboveDevice", [](json& d) { d["records"][0]["sms"] = 140; }, "records[0].sms", "allowed range"},
-        Bad{"NoTime", [](json& d) { d["records"][0].erase("median_ns"); }, "records[0]", "exactly one of"},
-        Bad{"TwoTimes", [](json& d) { d["records"][0]["tflops"] = 100; }, "records[0]", "exactly one of"},
+            "fprop, dgrad, wgrad", "\"role\": \"forward\""},
+        Bad{"NegativeM", [](json& d) { d["records"][0]["shape"]["m"] = -4; }, "records[0].shape.m", "allowed range", "\"m\": -4"},
+        Bad{"FractionalK", [](json& d) { d["records"][0]["shape"]["k"] = 7.5; }, "records[0].shape.k", "integer", "\"k\": 7.5"},
+        Bad{"ShapeTypo", [](json& d) { d["records"][0]["shape"]["nn"] = 1; }, "records[0].shape.nn", "unknown field", "\"nn\": 1"},
+        Bad{"SmsAboveDevice", [](json& d) { d["records"][0]["sms"] = 140; }, "records[0].sms", "allowed range", "\"sms\": 140"},
+        Bad{"NoTime", [](json& d) { d["records"][0].erase("median_ns"); }, "records[0]", "exactly one of", "\"kernel\": \"gemm_fp8\"", -1},
+        Bad{"TwoTimes", [](json& d) { d["records"][0]["tflops"] = 100; }, "records[0]", "exactly one of", "\"kernel\": \"gemm_fp8\"", -1},
         Bad{"GbpsOnGemm",
             [](json& d) {
               d["records"][0].erase("median_ns");
               d["records"][0]["gbps"] = 100;
             },
-            "records[0].gbps", "compute-bound"},
+            "records[0].gbps", "compute-bound", "\"gbps\": 100"},
         Bad{"MedianString", [](json& d) { d["records"][0]["median_ns"] = "fast"; }, "records[0].median_ns",
-            "expected a number"},
-        Bad{"P10AboveMedian", [](json& d) { d["records"][0]["p10_ns"] = 9500; }, "records[0].p10_ns", "exceeds"},
-        Bad{"P90BelowMedian", [](json& d) { d["records"][0]["p90_ns"] = 10; }, "records[0].p90_ns", "below"},
-        Bad{"NoSource", [](json& d) { d["records"][0].erase("source"); }, "records[0].source", "missing"},
+            "expected a number", "\"median_ns\": \"fast\""},
+        Bad{"P10AboveMedian", [](json& d) { d["records"][0]["p10_ns"] = 9500; }, "records[0].p10_ns", "exceeds", "\"p10_ns\": 9500"},
+        Bad{"P90BelowMedian", [](json& d) { d["records"][0]["p90_ns"] = 10; }, "records[0].p90_ns", "below", "\"p90_ns\": 10"},
+        Bad{"NoSource", [](json& d) { d["records"][0].erase("source"); }, "records[0].source", "missing", "\"kernel\": \"gemm_fp8\"", -1},
         Bad{"Duplicate", [](json& d) { d["records"].push_back(gemm_record(64, 2112, 7168, 9100)); }, "records[1]",
-            "duplicates records[0]"},
+            "duplicates records[0]", "\"median_ns\": 9100", -2},
         Bad{"MemoryKernelWithoutBytes",
             [](json& d) {
               d["records"].push_back({{"kernel", "rmsnorm"}, {"role", "forward"}, {"shape", {{"m", 4}, {"n", 8}}},
                                       {"sms", 132}, {"median_ns", 5}, {"source", "x"}});
             },
-            "records[1].shape.bytes", "missing"},
-        Bad{"RecordsNotArray", [](json& d) { d["records"] = json::object(); }, "records", "expected an array"},
-        Bad{"TopLevelTypo", [](json& d) { d["recrods"] = json::array(); }, "recrods", "unknown field"}),
+            "records[1].shape.bytes", "missing", "\"kernel\": \"rmsnorm\"", 3},
+        Bad{"RecordsNotArray", [](json& d) { d["records"] = json::object(); }, "records", "expected an array", "\"records\": {}"},
+        Bad{"TopLevelTypo", [](json& d) { d["recrods"] = json::array(); }, "recrods", "unknown field", "\"recrods\": []"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Profile, SyntaxErrorNamesLine) {
@@ -90,8 +99,8 @@ TEST(Profile, SyntaxErrorNamesLine) {
     cs::parse_profile("{\n \"format\": \"clustersim-profile/1\",\n \"name\": ,\n}", "broken.json");
     FAIL();
   } catch (const cs::ProfileError& e) {
-    EXPECT_NE(std::string(e.what()).find("line 3"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("broken.json"), std::string::npos) << e.what();
+    EXPECT_EQ(e.line(), 3);
+    EXPECT_EQ(std::string(e.what()).rfind("broken.json:3: (document): JSON syntax error", 0), 0u) << e.what();
   }
 }
 
@@ -116,7 +125,8 @@ TEST(Profile, DuplicateKeyNamesTheField) {
       ADD_FAILURE() << "accepted: " << t;
     } catch (const cs::ProfileError& e) {
       EXPECT_EQ(e.field(), c.field) << e.what();
-      EXPECT_EQ(std::string(e.what()), "dup.json: " + c.field + ": duplicate key; a key may appear only once in an object");
+      EXPECT_EQ(e.line(), 1);  // the text is one line
+      EXPECT_EQ(std::string(e.what()), "dup.json:1: " + c.field + ": duplicate key; a key may appear only once in an object");
     }
   }
 }
