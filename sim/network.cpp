@@ -660,14 +660,15 @@ void Network::run_solves() {
 void Network::run_parallel(Job job) {
   job_ = job;
   next_task_.store(0, std::memory_order_relaxed);
-  busy_.store(workers_.size(), std::memory_order_relaxed);
+  run_open_.store(true);  // publishes the run's state to the workers that find it open
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++run_gen_;
   }
   wake_cv_.notify_all();
   (this->*job)(0);
-  while (busy_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  run_open_.store(false);
+  while (in_run_.load() != 0) std::this_thread::yield();
 }
 
 void Network::solve_tasks(size_t thread) {
@@ -692,8 +693,11 @@ void Network::solver_loop(size_t thread) {
       if (stop_) return;
       seen = run_gen_;
     }
-    (this->*job_)(thread);
-    busy_.fetch_sub(1, std::memory_order_release);
+    // A run that was closed before this thread came to it (the caller did its tasks) is skipped; a later one that is
+    // open is joined (its tasks are taken one by one, so a late joiner takes what is left).
+    in_run_.fetch_add(1);
+    if (run_open_.load()) (this->*job_)(thread);
+    in_run_.fetch_sub(1);
   }
 }
 

@@ -308,7 +308,7 @@ class Network {
   static constexpr int kSpinUs = 1000;  // how long a worker waits for the next run before it sleeps
   bool stop_ = false;     // guarded by mu_
   std::atomic<size_t> next_task_{0};
-  Job job_ = nullptr;  // written before a run's workers are woken (under mu_), read by them after
+  Job job_ = nullptr;  // written before a run is opened, read by the workers that find it open
   // The set start_flows_parallel works on: its flows, their slots and activation times, and per chunk its slots
   // grouped by activation time (the times in the order they first come, flows in set order within a time), so the
   // calling thread schedules a chunk's activations a batch at a time instead of one flow at a time (reading one flow
@@ -324,7 +324,13 @@ class Network {
   std::vector<ChunkTimes> start_times_;
   std::vector<uint32_t> start_grouped_;  // per chunk, its slots grouped by time
   uint32_t start_join_ = 0;
-  std::atomic<size_t> busy_{0};  // workers still in the current run
+  // A run's tasks are taken only while it is open: the caller closes it once it has run out of tasks and waits only
+  // for the workers inside it, not for one that has yet to be scheduled (on a busy host, two threads were slower
+  // than one: every run waited for the worker's core). Joining counts in first and then checks the run is open; the
+  // caller closes it and then reads the count (both sequentially consistent), so a worker either is waited for or
+  // finds it closed.
+  std::atomic<bool> run_open_{false};
+  std::atomic<size_t> in_run_{0};  // workers inside a run (or about to find it closed)
   // Event scratch, kept between events so a round allocates nothing once warm.
   struct Finished {
     uint32_t slot, join, rec;
