@@ -3,8 +3,10 @@
 #include <exception>
 
 #include "reports/cli/commands.hpp"
+#include "sim/process_memory.hpp"
 
 int main(int argc, char** argv) {
+  cs::keep_freed_memory();
   CLI::App app{"clustersim: a discrete-event simulator of large GPU training clusters"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "every subcommand's options");

@@ -5,6 +5,7 @@
 #include "calibration/cost_model.hpp"
 #include "models/ops.hpp"
 #include "scenarios/scenario.hpp"
+#include "tests/bench/bench_main.hpp"
 
 namespace {
 
@@ -32,4 +33,4 @@ BENCHMARK(BM_CostModelMoeBlock);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+CS_BENCHMARK_MAIN();

@@ -9,6 +9,7 @@
 
 #include "sim/collectives.hpp"
 #include "sim/simgrid_oracle.hpp"
+#include "tests/bench/bench_main.hpp"
 #include "tests/sim/test_clusters.hpp"
 
 namespace cs {
@@ -186,4 +187,4 @@ BENCHMARK(BM_OneEP64PerFlowVsSimGrid)->Unit(benchmark::kMillisecond)->Iterations
 }  // namespace
 }  // namespace cs
 
-BENCHMARK_MAIN();
+CS_BENCHMARK_MAIN();

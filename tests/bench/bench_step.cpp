@@ -13,6 +13,7 @@
 #include "reports/run.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/executor.hpp"
+#include "tests/bench/bench_main.hpp"
 
 namespace {
 
@@ -68,4 +69,4 @@ BENCHMARK(BM_DeepSeekV3StepEveryGpu)->Unit(benchmark::kMillisecond)->MinTime(2.0
 BENCHMARK(BM_DeepSeekV3StepEveryGpuZipf)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_DeepSeekV3RunWithProjection)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
-BENCHMARK_MAIN();
+CS_BENCHMARK_MAIN();

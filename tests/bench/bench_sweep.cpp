@@ -11,6 +11,7 @@
 #include "reports/run.hpp"
 #include "reports/sweep_output.hpp"
 #include "reports/sweep_run.hpp"
+#include "tests/bench/bench_main.hpp"
 
 namespace {
 
@@ -104,4 +105,4 @@ BENCHMARK(BM_ResumeCompleteSweep)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+CS_BENCHMARK_MAIN();
