@@ -32,10 +32,6 @@ class SpareLists {
     // whatever order they come, as long as as many of each length are in use at once.
     std::vector<T> v;
     v.reserve(std::bit_ceil(need));
-    // New storage is written once through now, so its pages are all mapped before it is used: a later use filling
-    // the part this one leaves untouched would fault its pages in then, round after round as the lists trade uses.
-    v.resize(v.capacity());
-    v.clear();
     return v;
   }
 
