@@ -25,6 +25,7 @@ struct CollectiveArgs {
   std::string mode;       // flow | coflow (default: the scenario's network.mode)
   int64_t quantum_ns = -1;
   std::string backend;    // native | simgrid (default: the scenario's network.backend)
+  int threads = 1;        // network solver threads (the results do not depend on it)
 };
 
 void run(const CollectiveArgs& a) {
@@ -60,9 +61,12 @@ void run(const CollectiveArgs& a) {
   if (!a.mode.empty()) net.mode = a.mode;
   if (a.quantum_ns >= 0) net.time_quantum_ns = a.quantum_ns;
   if (!a.backend.empty()) net.backend = a.backend;
-  const NetworkOptions opt = network_options(net);
+  NetworkOptions opt = network_options(net);
+  opt.solver_threads = a.threads;
   const std::string& mode = net.mode;
   const std::string& backend = net.backend;
+  if (backend == "simgrid" && a.threads > 1)
+    throw CLI::ValidationError("--threads", "the simgrid backend runs on one thread; --threads is for the native one");
   if (backend == "simgrid" && n > kSimGridMaxGpus)
     throw CLI::ValidationError("--backend", fmt::format("simgrid times groups of at most {} GPUs; this one has {} (use --backend native)",
                                                         kSimGridMaxGpus, n));
@@ -140,6 +144,10 @@ void add_collective(CLI::App& app) {
       ->check(CLI::Range(int64_t(0), kMaxTimeQuantumNs));
   cmd->add_option("--backend", args.backend, "native | simgrid (default: the scenario's network.backend; simgrid: ≤ 256 GPUs)")
       ->check(CLI::IsMember({"native", "simgrid"}));
+  cmd->add_option("--threads", args.threads,
+                  "network solver threads: a large collective (thousands of flows) is set up and re-solved on this "
+                  "many cores; the results are the same for any count (default 1)")
+      ->check(CLI::Range(1, 256));
   cmd->callback([cmd] {
     // An option the kind does not read is a mistake in the command, not something to ignore.
     const bool ep = args.kind == "dispatch" || args.kind == "combine";

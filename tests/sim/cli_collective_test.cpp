@@ -48,7 +48,8 @@ TEST(CollectiveCommand, BadInputIsRejectedClearly) {
            {"--kind dispatch --bytes 5", "--bytes: dispatch: the size comes from --tokens"},
            {"--kind p2p --tokens 5", "--tokens: p2p: only dispatch and combine take tokens"},
            {"--kind p2p --gpus 4", "--gpus: p2p: a p2p transfer runs between 2 GPUs"},
-           {"--kind all-reduce --quantum-ns 9223372036854775807", "--quantum-ns: Value 9223372036854775807 not in range"}}) {
+           {"--kind all-reduce --quantum-ns 9223372036854775807", "--quantum-ns: Value 9223372036854775807 not in range"},
+           {"--kind all-reduce --threads 0", "--threads: Value 0 not in range"}}) {
     o = run("collective " + kExamples + "allreduce-2node.yaml " + extra);
     EXPECT_NE(o.rc, 0) << extra;
     EXPECT_NE(o.out.find(says), std::string::npos) << extra << "\n" << o.out;
@@ -70,8 +71,27 @@ TEST(CollectiveCommand, SimGridBackendFromTheScenarioOrTheFlag) {
   };
   ASSERT_GT(time_us(native.out), 0) << native.out;
   EXPECT_NEAR(time_us(sg.out), time_us(native.out), 1e-4 * time_us(native.out));
+  const Output threads = run(base + " --threads 2");
+  EXPECT_NE(threads.rc, 0);
+  EXPECT_NE(threads.out.find("--threads: the simgrid backend runs on one thread"), std::string::npos) << threads.out;
   const Output big = run("collective " + std::string(CLUSTERSIM_SOURCE_DIR) +
                          "/scenarios/deepseek-v3.yaml --kind all-reduce --gpus 512 --backend simgrid");
   EXPECT_NE(big.rc, 0);
   EXPECT_NE(big.out.find("--backend: simgrid times groups of at most 256 GPUs"), std::string::npos) << big.out;
+}
+
+// Solver threads share the work of a large collective (the 4,032-flow all-to-all is set up on all of them, and the
+// dispatch's components re-solved on them); every figure printed is the same as on one thread.
+TEST(CollectiveCommand, SolverThreadsPrintTheSameFigures) {
+  for (const std::string extra : {"--kind all-to-all --gpus 64 --bytes 268435456", "--kind dispatch --tokens 1024"}) {
+    const std::string base = "collective " + kExamples + "ep64-dispatch.yaml " + extra;
+    const Output one = run(base);
+    ASSERT_EQ(one.rc, 0) << one.out;
+    EXPECT_NE(one.out.find("time "), std::string::npos) << one.out;
+    for (const char* t : {" --threads 2", " --threads 3"}) {
+      const Output more = run(base + t);
+      ASSERT_EQ(more.rc, 0) << more.out;
+      EXPECT_EQ(more.out, one.out) << extra << t;
+    }
+  }
 }
