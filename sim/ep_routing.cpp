@@ -69,7 +69,7 @@ void scored(const std::vector<double>& weights, const EpRoutingSpec& spec, const
   for (size_t e = 0; e < weights.size(); ++e) inv_w[e] = weights[e] > 0 ? 1.0 / weights[e] : 0;
   const bool equal = std::all_of(weights.begin(), weights.end(), [&](double w) { return w == weights[0]; });
   std::vector<double> key(static_cast<size_t>(s.experts)), node_key(static_cast<size_t>(nodes));
-  std::vector<int> node_order(static_cast<size_t>(nodes)), cand;
+  std::vector<int> node_order(static_cast<size_t>(nodes));
   size_t o = 0;
   for (int r = 0; r < s.ranks; ++r) {
     SplitMix rng{spec.seed * 0x100000001b3ULL + uint64_t(r) * 0x9e3779b97f4a7c15ULL};
@@ -86,15 +86,28 @@ void scored(const std::vector<double>& weights, const EpRoutingSpec& spec, const
       std::partial_sort(node_order.begin(), node_order.begin() + m, node_order.end(), [&](int a, int b) {
         return node_key[size_t(a)] != node_key[size_t(b)] ? node_key[size_t(a)] > node_key[size_t(b)] : a < b;
       });
-      cand.clear();
-      for (int j = 0; j < m; ++j)
-        for (int e = node_order[size_t(j)] * per_node; e < (node_order[size_t(j)] + 1) * per_node; ++e) cand.push_back(e);
-      if (int(cand.size()) < s.topk)
+      if (m * per_node < s.topk)
         throw std::invalid_argument(fmt::format("top-{} needs more experts than {} nodes hold", s.topk, m));
-      std::partial_sort(cand.begin(), cand.begin() + s.topk, cand.end(), [&](int a, int b) {
-        return key[size_t(a)] != key[size_t(b)] ? key[size_t(a)] > key[size_t(b)] : a < b;
-      });
-      for (int k = 0; k < s.topk; ++k) out.experts[o++] = cand[size_t(k)];
+      // The top k by (key desc, expert asc), kept sorted while the candidates are scanned.
+      int32_t* const top = &out.experts[o];
+      int n_top = 0;
+      for (int j = 0; j < m; ++j)
+        for (int e = node_order[size_t(j)] * per_node; e < (node_order[size_t(j)] + 1) * per_node; ++e) {
+          const double x = key[size_t(e)];
+          if (n_top == s.topk) {
+            const double y = key[size_t(top[n_top - 1])];
+            if (x < y || (x == y && e > top[n_top - 1])) continue;
+            --n_top;
+          }
+          int i = n_top++;
+          for (; i > 0; --i) {
+            const double y = key[size_t(top[i - 1])];
+            if (y > x || (y == x && top[i - 1] < e)) break;
+            top[i] = top[i - 1];
+          }
+          top[i] = e;
+        }
+      o += size_t(s.topk);
     }
   }
 }
