@@ -14,18 +14,6 @@
 namespace cs {
 
 namespace {
-// splitmix64: a counter-based generator with a fixed definition, so routings are identical on every platform.
-struct SplitMix {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (double(next() >> 11) + 0.5) * 0x1.0p-53; }  // in (0, 1)
-};
-
 void check_shape(const MoeShape& s) {
   if (s.ranks <= 0 || s.ranks_per_node <= 0 || s.ranks % s.ranks_per_node != 0)
     throw std::invalid_argument(fmt::format("EP group of {} ranks does not fill whole nodes of {} ranks", s.ranks, s.ranks_per_node));

@@ -19,6 +19,20 @@ namespace cs {
 
 enum class RoutingKind { balanced, random, zipf, file };
 
+// splitmix64: a counter-based generator with a fixed definition, so routings are identical on every platform. Rank r
+// of a scored routing draws from state seed·0x100000001b3 + r·0x9e3779b97f4a7c15, one uniform per (token, expert of
+// weight > 0) in order.
+struct SplitMix {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (double(next() >> 11) + 0.5) * 0x1.0p-53; }  // in (0, 1)
+};
+
 struct EpRoutingSpec {
   RoutingKind kind = RoutingKind::balanced;
   uint64_t seed = 1;

@@ -15,18 +15,6 @@
 namespace cs {
 namespace {
 
-// splitmix64, as the routing model defines it (ep_routing.cpp).
-struct SplitMix {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (double(next() >> 11) + 0.5) * 0x1.0p-53; }
-};
-
 // The definition: key log(u)/w per expert of weight w > 0 (u itself when all weights are equal; weight 0: never
 // chosen, no draw), the m nodes with the highest best key (ties: lower node), then the top k of their experts by key
 // (ties: lower expert), in that order.
