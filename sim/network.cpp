@@ -483,14 +483,16 @@ uint32_t Network::new_comp() {
 }
 
 // `to` followed by `from`, in whichever of the two lists already has room for both (components are reused with the
-// capacity of their lists: growing the one merged into while the other had room made every round allocate).
+// capacity of their lists: growing the one merged into while the other had room made every round allocate); when
+// neither has, `to` grows through `spare` if one is given.
 template <class T>
-void append_keeping_capacity(std::vector<T>& to, std::vector<T>& from) {
+void append_keeping_capacity(std::vector<T>& to, std::vector<T>& from, SpareLists<T>* spare = nullptr) {
   if (to.capacity() < to.size() + from.size() && from.capacity() >= to.size() + from.size()) {
     from.insert(from.begin(), to.begin(), to.end());
     to.swap(from);
     return;
   }
+  if (spare) spare->reserve_more(to, from.size());
   to.insert(to.end(), from.begin(), from.end());
 }
 
@@ -501,10 +503,7 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
   Comp& from = comps_[b];
   for (LinkId l : from.links) link_comp_[size_t(l)] = a;
   append_keeping_capacity(to.links, from.links);
-  if (to.acts.capacity() < to.acts.size() + from.acts.size() &&
-      from.acts.capacity() < to.acts.size() + from.acts.size())
-    spare_members_.reserve_more(to.acts, from.acts.size());
-  append_keeping_capacity(to.acts, from.acts);
+  append_keeping_capacity(to.acts, from.acts, &spare_members_);
   to.live += from.live;
   to.departed += from.departed;
   const double top = std::max(to.max_rate, from.max_rate);
@@ -529,7 +528,7 @@ uint32_t Network::merge_comps(uint32_t a, uint32_t b) {
     for_uses(s, [&](LinkId l, double) {
       if (link_comp_[size_t(l)] == kNoComp) link_comp_[size_t(l)] = c, comp.links.push_back(l);
     });
-  if (comp.acts.size() == comp.acts.capacity()) spare_members_.reserve_more(comp.acts, 1);
+  spare_members_.reserve_more(comp.acts, 1);
   comp.acts.push_back(Member{s, hot_[s].gen});
   ++comp.live;
   ++comp.always;  // not solved yet (a rebuild re-joins solved ones: counting them too only forgoes a skip)

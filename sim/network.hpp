@@ -325,10 +325,10 @@ class Network {
   std::vector<uint32_t> start_grouped_;  // per chunk, its slots grouped by time
   uint32_t start_join_ = 0;
   // A run's tasks are taken only while it is open: the caller closes it once it has run out of tasks and waits only
-  // for the workers inside it, not for one that has yet to be scheduled (on a busy host, two threads were slower
-  // than one: every run waited for the worker's core). Joining counts in first and then checks the run is open; the
-  // caller closes it and then reads the count (both sequentially consistent), so a worker either is waited for or
-  // finds it closed.
+  // for the workers inside it, not for one that has yet to be scheduled (with another process busy on one core, a
+  // run waited for the worker to pass through it after the caller had done every task). Joining counts in first and
+  // then checks the run is open; the caller closes it and then reads the count (both sequentially consistent), so a
+  // worker either is waited for or finds it closed.
   std::atomic<bool> run_open_{false};
   std::atomic<size_t> in_run_{0};  // workers inside a run (or about to find it closed)
   // Event scratch, kept between events so a round allocates nothing once warm.
